@@ -1,0 +1,92 @@
+import { isActive, type HostState } from '../src/domain/host-state-machine';
+import type { RebuildFailureReason } from '../src/domain/rebuild';
+import { rebuildRun, type ActivityDeps } from './deps';
+
+function currentOperation(deps: Pick<ActivityDeps, 'operations'>, hostId: number) {
+  const { workflowId, runId } = rebuildRun();
+  return deps.operations.ensure(hostId, workflowId, runId);
+}
+
+/** Returns the activity that opens the rebuild's operation record (idempotent) and returns its id. */
+export function beginRebuild(deps: Pick<ActivityDeps, 'operations'>) {
+  return async function beginRebuild(input: { hostId: number; hostname: string }): Promise<{ operationId: number }> {
+    const operation = currentOperation(deps, input.hostId);
+    if (deps.operations.events(operation.id).length === 0) {
+      deps.operations.append({
+        hostId: input.hostId,
+        operationId: operation.id,
+        kind: 'rebuild_started',
+        message: `rebuild of ${input.hostname} started`,
+        details: { workflowId: operation.workflowId, runId: operation.runId },
+      });
+    }
+    return { operationId: operation.id };
+  };
+}
+
+/** Returns the activity that moves the host to `state` and records it; repeating the same state is a no-op. */
+export function recordHostState(deps: Pick<ActivityDeps, 'hosts' | 'operations'>) {
+  return async function recordHostState(input: {
+    hostId: number;
+    state: HostState;
+    message: string;
+    details?: Record<string, unknown>;
+  }): Promise<void> {
+    const operation = currentOperation(deps, input.hostId);
+    if (operation.stage === input.state && deps.hosts.get(input.hostId).state === input.state) return; // retried
+    deps.hosts.transition(input.hostId, input.state);
+    deps.operations.setStage(operation.id, input.state);
+    deps.operations.append({
+      hostId: input.hostId,
+      operationId: operation.id,
+      kind: 'state',
+      state: input.state,
+      message: input.message,
+      details: input.details ?? null,
+    });
+  };
+}
+
+/** Returns the activity that appends a note (ignored or out-of-order boot event, skipped step) to the history. */
+export function recordRebuildEvent(deps: Pick<ActivityDeps, 'operations'>) {
+  return async function recordRebuildEvent(input: {
+    hostId: number;
+    kind: string;
+    message: string;
+    details?: Record<string, unknown>;
+  }): Promise<void> {
+    const operation = currentOperation(deps, input.hostId);
+    deps.operations.append({ hostId: input.hostId, operationId: operation.id, kind: input.kind, message: input.message, details: input.details ?? null });
+  };
+}
+
+/** Returns the activity that closes the operation: ready, or failed with stage and reason. */
+export function finishRebuild(deps: Pick<ActivityDeps, 'hosts' | 'operations'>) {
+  return async function finishRebuild(
+    input:
+      | { hostId: number; outcome: 'ready' }
+      | { hostId: number; outcome: 'failed'; stage: HostState; reason: RebuildFailureReason; message: string },
+  ): Promise<void> {
+    const operation = currentOperation(deps, input.hostId);
+    if (operation.status !== 'running') return; // retried after success
+    const host = deps.hosts.get(input.hostId);
+    if (input.outcome === 'ready') {
+      if (host.state !== 'ready') deps.hosts.transition(input.hostId, 'ready');
+      deps.operations.setStage(operation.id, 'ready');
+      deps.operations.append({ hostId: input.hostId, operationId: operation.id, kind: 'state', state: 'ready', message: `${host.hostname} is ready` });
+      deps.operations.finish(operation.id, { status: 'succeeded' });
+      return;
+    }
+    // A rebuild that failed before pxe_ready leaves the host in the state it had.
+    if (isActive(host.state)) deps.hosts.transition(input.hostId, 'failed');
+    deps.operations.append({
+      hostId: input.hostId,
+      operationId: operation.id,
+      kind: 'state',
+      state: isActive(host.state) ? 'failed' : host.state,
+      message: `rebuild failed at ${input.stage}: ${input.message}`,
+      details: { stage: input.stage, reason: input.reason },
+    });
+    deps.operations.finish(operation.id, { status: 'failed', reason: input.reason, message: input.message });
+  };
+}

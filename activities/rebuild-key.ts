@@ -1,0 +1,46 @@
+import { log } from '@temporalio/activity';
+import { utils } from 'ssh2';
+import { rebuildRun, type ActivityDeps } from './deps';
+
+/** What the workflow may know about a rebuild key: its id and public half, never the private half. */
+export interface RebuildKeyRef {
+  keyId: string;
+  publicKey: string; // ssh-ed25519 AAAA… provisioning-rebuild-<host>
+}
+
+/** Returns the activity that generates the rebuild's ed25519 key pair and stores the private half encrypted. */
+export function generateRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations'>) {
+  return async function generateRebuildKey(input: { hostId: number; hostname: string }): Promise<RebuildKeyRef> {
+    const { workflowId, runId } = rebuildRun();
+    const keyId = `rk-${runId}`; // one key per run: a retried activity finds the key it already made
+    const existing = deps.keys.find(keyId);
+    if (existing) return { keyId, publicKey: existing.publicKey };
+    const pair = utils.generateKeyPairSync('ed25519', { comment: `provisioning-rebuild-${input.hostname}` });
+    const operation = deps.operations.byRunId(runId);
+    const saved = deps.keys.save({
+      id: keyId,
+      workflowId,
+      operationId: operation?.id ?? null,
+      publicKey: pair.public.trim(),
+      privateKey: pair.private,
+    });
+    log.info('rebuild key generated', { keyId, hostId: input.hostId });
+    return { keyId, publicKey: saved.publicKey };
+  };
+}
+
+/** Returns the activity that deletes the rebuild key's private half (true when it was still there). */
+export function destroyRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations'>) {
+  return async function destroyRebuildKey(input: { hostId: number; keyId: string }): Promise<boolean> {
+    const removed = deps.keys.delete(input.keyId);
+    const operation = deps.operations.byRunId(rebuildRun().runId);
+    deps.operations.append({
+      hostId: input.hostId,
+      operationId: operation?.id ?? null,
+      kind: 'key_removed',
+      message: removed ? 'rebuild private key deleted from the database' : 'rebuild private key was already gone',
+      details: { keyId: input.keyId },
+    });
+    return removed;
+  };
+}

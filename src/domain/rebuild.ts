@@ -1,0 +1,81 @@
+// The rebuild's pure rules: stages, which boot event moves which state, failure reasons. Imported by the
+// workflow, so no I/O and no Node built-ins here.
+import type { HostState } from './host-state-machine';
+
+/** Stage timeouts as ms-format strings ('20m'); workflow arguments, so tests pass '2s'. */
+export interface RebuildTimeouts {
+  pxeBoot: string;
+  answerFetch: string;
+  install: string;
+  phoneHome: string;
+  join: string;
+}
+
+/** Everything the workflow needs to know at start. No secrets: keys are referenced by id. */
+export interface RebuildInput {
+  hostId: number;
+  hostname: string; // pve-ms-03
+  mac: string; // aa:bb:cc:dd:ee:ff
+  serverType: string; // minisforum-ms-01
+  timeouts: RebuildTimeouts;
+}
+
+/** Facts the Proxmox post-installation webhook reports (proxmox.md §3). */
+export interface InstalledReport {
+  managementAddress: string | null; // 10.0.0.5/24
+  sshHostKeys: Record<string, string>; // { ed25519: 'ssh-ed25519 AAAA…' }
+  machineId: string | null;
+}
+
+/** What the first-boot script reports when it phones home. */
+export interface PhoneHomeReport {
+  ip: string; // 10.0.0.5
+  hardwareId: string | null; // DMI system UUID
+}
+
+/** Boot events, in the order a real install produces them (proxmox.md §9). */
+export const bootEvents = ['pxeBooted', 'answerServed', 'installed', 'phonedHome'] as const;
+export type BootEventKind = (typeof bootEvents)[number];
+
+/** The host state each boot event moves the rebuild to. */
+export const stateAfter: Readonly<Record<BootEventKind, HostState>> = {
+  pxeBooted: 'pxe_booted',
+  answerServed: 'installing',
+  installed: 'installed',
+  phonedHome: 'first_boot',
+};
+
+/** Why a rebuild failed: a closed set, so the dashboard and API can act on it. */
+export const failureReasons = [
+  'stage_timeout',
+  'cancelled',
+  'key_generation_failed',
+  'join_rejected',
+  'host_key_mismatch',
+  'infrastructure_failed',
+  'internal_error',
+] as const;
+export type RebuildFailureReason = (typeof failureReasons)[number];
+
+/** The awaited thing of each wait, for timeout messages: "no PXE request from aa:bb:… within 20m". */
+export function timeoutMessage(awaited: BootEventKind, mac: string, timeout: string): string {
+  switch (awaited) {
+    case 'pxeBooted':
+      return `no PXE request from ${mac} within ${timeout}`;
+    case 'answerServed':
+      return `no answer-file request from ${mac} within ${timeout} of its PXE boot`;
+    case 'installed':
+      return `no post-installation webhook from ${mac} within ${timeout} of serving its answer file`;
+    case 'phonedHome':
+      return `no phone-home from ${mac} within ${timeout} of its installation finishing`;
+  }
+}
+
+/** The workflow's view of one rebuild, answered by the progress query. */
+export interface RebuildProgress {
+  hostId: number;
+  state: HostState;
+  reached: Partial<Record<HostState, string>>; // state → ISO time first reached
+  lastEvent: string | null;
+  failure: { stage: HostState; reason: RebuildFailureReason; message: string } | null;
+}

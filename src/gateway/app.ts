@@ -1,0 +1,56 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ServerTypeRegistry } from '../config/server-types';
+import type { Logger } from '../logging';
+import type { HostStore } from '../store/host-store';
+import type { OperationStore } from '../store/operation-store';
+import type { RebuildClient } from '../temporal/rebuild-client';
+import { errorBody, handleError } from './http-errors';
+import { requireOperatorToken } from './plugins/operator-auth';
+import { hostRoutes } from './routes/hosts';
+import { serverTypeRoutes } from './routes/server-types';
+import { ErrorSchema } from './schemas/common';
+
+/** What the gateway needs; main.ts builds it, tests pass real stores on temp files. */
+export interface GatewayDeps {
+  hosts: HostStore;
+  operations: OperationStore;
+  serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
+  rebuilds: Pick<RebuildClient, 'start' | 'cancel'>;
+  apiToken: string;
+  logger: Logger;
+  version?: string;
+}
+
+/** Builds the Fastify app (plugins, routes, error handlers); never listens. */
+export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  app.addSchema(ErrorSchema);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Provisioning API', version: deps.version ?? '0.1.0', description: 'Bare metal to Proxmox VE cluster member' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: deps.apiToken ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Operator API: everything under /api except the boot endpoints (which carry per-rebuild tokens).
+  await app.register(async (operator) => {
+    operator.addHook('onRequest', requireOperatorToken(deps.apiToken));
+    await operator.register(hostRoutes(deps));
+    await operator.register(serverTypeRoutes(deps));
+  });
+
+  return app;
+}

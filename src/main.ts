@@ -1,0 +1,249 @@
+// Composition root: config → database → Temporal (embedded dev server or existing) → worker → gateway.
+// Ctrl-C / SIGTERM drains the worker, closes the gateway, stops the dev server and closes the database.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, relative, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { loadConfig, type Config } from './config/load-config';
+import { ConfigError } from './config/reader';
+import { ServerTypeRegistry } from './config/server-types';
+import { buildApp } from './gateway/app';
+import { createLogger, type Logger } from './logging';
+import { openDatabase } from './store/database';
+import { HostStore } from './store/host-store';
+import { OperationStore } from './store/operation-store';
+import { PxeAllowList } from './store/pxe-allow-list';
+import { RebuildKeyStore } from './store/rebuild-key-store';
+import { startDevServer, type DevServer } from './temporal/dev-server';
+import { RebuildClient } from './temporal/rebuild-client';
+import { ensureSearchAttributes } from './temporal/search-attributes';
+import { findTemporalCli } from './temporal/temporal-cli';
+import { bundleWorkflows, createWorker } from './temporal/worker';
+import { searchAttributeKeys } from '../workflows/search-attributes';
+
+// src/ → project root, also from dist/src/.
+const projectRoot = __dirname.includes('/dist/') ? resolve(__dirname, '../..') : resolve(__dirname, '..');
+const defaultConfig = 'provisioning.yaml';
+
+interface Args {
+  config: string;
+  configGiven: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { config: defaultConfig, configGiven: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--config' || arg === '-c') {
+      const value = argv[++i];
+      if (!value) usage('--config needs a file path');
+      args.config = value;
+      args.configGiven = true;
+    } else if (arg.startsWith('--config=')) {
+      args.config = arg.slice('--config='.length);
+      args.configGiven = true;
+    } else if (arg === '--help' || arg === '-h') {
+      process.stdout.write('usage: provisioning [--config provisioning.yaml]\n');
+      process.exit(0);
+    } else usage(`unknown argument ${arg}`);
+  }
+  return args;
+}
+
+function usage(problem: string): never {
+  process.stderr.write(`provisioning: ${problem}\nusage: provisioning [--config provisioning.yaml]\n`);
+  process.exit(2);
+}
+
+/** Copies an example file into place on first run; returns a line to log, or null. */
+function createFromExample(target: string, example: string): string | null {
+  if (existsSync(target)) return null;
+  mkdirSync(dirname(resolve(target)), { recursive: true });
+  copyFileSync(join(projectRoot, 'deploy', example), target);
+  return `created ${relative(process.cwd(), resolve(target)) || target} from deploy/${example}; edit it for your network`;
+}
+
+/** The 32-byte key that encrypts rebuild private keys at rest: from config/env, else generated once into the data dir. */
+function keyEncryptionKey(config: Config, log: Logger): Buffer {
+  if (config.secrets.keyEncryptionKey) return Buffer.from(config.secrets.keyEncryptionKey, 'hex');
+  const file = join(config.dataDir, 'rebuild-key-encryption.key');
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  mkdirSync(config.dataDir, { recursive: true });
+  writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  log.info({ file }, 'generated the key-encryption key for rebuild keys');
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+function installTemporalRuntime(log: Logger): void {
+  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+    TRACE: 'trace',
+    DEBUG: 'debug',
+    INFO: 'info',
+    WARN: 'warn',
+    ERROR: 'error',
+  };
+  const temporalLog = log.child({ component: 'temporal' });
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => temporalLog[levels[entry.level]]({ ...entry.meta }, entry.message)),
+  });
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const firstRunNotes: string[] = [];
+  if (resolve(args.config) === resolve(defaultConfig)) {
+    const note = createFromExample(args.config, 'provisioning.example.yaml');
+    if (note) firstRunNotes.push(note);
+  }
+
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(args.config, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nprovisioning: not started: fix the configuration above\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(process.env.LOG_LEVEL ?? 'info');
+  for (const note of firstRunNotes) log.info(note);
+  if (!existsSync(config.serverTypesFile) && config.serverTypesFile === resolve(dirname(config.file), 'server-types.yaml')) {
+    log.info(createFromExample(config.serverTypesFile, 'server-types.example.yaml')!);
+  }
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const shutdown = async (reason: string, code: number) => {
+    log.info({ reason }, 'shutting down');
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        log.error({ err }, 'shutdown step failed');
+      }
+    }
+    log.info('stopped');
+    process.exit(code);
+  };
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      void shutdown(signal, 0);
+    });
+  }
+
+  try {
+    // Storage.
+    const db = openDatabase(config.database.path);
+    cleanups.push(() => {
+      db.close();
+    });
+    const hosts = new HostStore(db);
+    const operations = new OperationStore(db);
+    const keys = new RebuildKeyStore(db, keyEncryptionKey(config, log));
+    const pxeAllowList = new PxeAllowList(db);
+
+    // Server types, hot-reloaded.
+    let serverTypes: ServerTypeRegistry;
+    try {
+      serverTypes = new ServerTypeRegistry(config.serverTypesFile);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\nprovisioning: not started: fix the server types above\n`);
+        await shutdown('invalid server types', 2);
+      }
+      throw err;
+    }
+    serverTypes.on('reloaded', (types) => log.info({ file: config.serverTypesFile, count: types.length }, 'server types reloaded'));
+    serverTypes.on('rejected', (err) =>
+      log.warn({ file: config.serverTypesFile, problems: err.problems }, 'server types edit rejected; keeping the last good set'),
+    );
+    serverTypes.watch();
+    cleanups.push(() => serverTypes.close());
+
+    // Temporal: the embedded dev server unless temporal.address points at one.
+    installTemporalRuntime(log);
+    let address = config.temporal.address;
+    let devServer: DevServer | null = null;
+    if (address === '') {
+      const cliPath = findTemporalCli(config.temporal.devServer.cliPath, process.env.PATH);
+      log.info({ cliPath, port: config.temporal.devServer.port }, 'starting the embedded Temporal dev server');
+      const devLog = log.child({ component: 'temporal-dev-server' });
+      devServer = await startDevServer({
+        cliPath,
+        ip: config.temporal.devServer.ip,
+        port: config.temporal.devServer.port,
+        uiPort: config.temporal.devServer.uiPort,
+        dbPath: config.temporal.devServer.dbPath,
+        namespace: config.temporal.namespace,
+        searchAttributes: searchAttributeKeys,
+        onLog: (line) => devLog.info(line),
+      });
+      address = devServer.address;
+      const server = devServer;
+      cleanups.push(async () => {
+        log.info('stopping the embedded Temporal dev server');
+        await server.stop();
+      });
+    }
+
+    const connection = await Connection.connect({ address });
+    cleanups.push(() => connection.close());
+    if (!devServer) await ensureSearchAttributes(connection, config.temporal.namespace, log);
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const rebuilds = new RebuildClient(client, config.temporal.taskQueue, () => config.timeouts);
+
+    // Worker, in this process.
+    const nativeConnection = await NativeConnection.connect({ address });
+    cleanups.push(() => nativeConnection.close());
+    const worker = await createWorker({
+      connection: nativeConnection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      activities: createActivities({ hosts, operations, keys, pxeAllowList }),
+      workflowBundle: await bundleWorkflows(),
+    });
+    const workerDone = worker.run();
+    workerDone.catch((err) => {
+      log.error({ err }, 'worker stopped unexpectedly');
+      if (!stopping) {
+        stopping = true;
+        void shutdown('worker failed', 1);
+      }
+    });
+    cleanups.push(async () => {
+      log.info('draining the worker');
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await workerDone.catch(() => undefined);
+    });
+
+    // Gateway.
+    const app = await buildApp({ hosts, operations, serverTypes, rebuilds, apiToken: config.server.apiToken, logger: log });
+    cleanups.push(() => app.close());
+    await app.listen({ host: config.server.listen.host, port: config.server.listen.port });
+    if (!config.server.apiToken) log.warn('server.api_token is empty: the operator API is open to anyone who can reach it');
+
+    const local = `http://${['0.0.0.0', '::'].includes(config.server.listen.host) ? '127.0.0.1' : config.server.listen.host}:${config.server.listen.port}`;
+    const urls = { dashboard: `${local}/`, api: `${local}/api`, docs: `${local}/docs`, temporalUi: config.temporal.uiUrl || null, temporal: address };
+    log.info(urls, 'provisioning is running');
+    process.stdout.write(
+      [
+        '',
+        `  Dashboard:        ${urls.dashboard}`,
+        `  API:              ${urls.api}  (OpenAPI: ${urls.docs})`,
+        `  Temporal Web UI:  ${urls.temporalUi ?? '(set temporal.ui_url)'}`,
+        `  Temporal server:  ${address}${devServer ? ' (embedded dev server)' : ''}`,
+        '',
+      ].join('\n') + '\n',
+    );
+  } catch (err) {
+    log.fatal({ err }, `start-up failed: ${(err as Error).message}`);
+    await shutdown('start-up failed', 1);
+  }
+}
+
+void main();

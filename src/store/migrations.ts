@@ -1,0 +1,84 @@
+// Ordered, embedded schema migrations. Each runs once, in a transaction; PRAGMA user_version records the
+// last one applied. Never edit a released migration: add the next one.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'hosts, operations, events, images, rebuild keys, pxe allow-list',
+    sql: `
+      CREATE TABLE hosts (
+        id           INTEGER PRIMARY KEY,
+        hostname     TEXT NOT NULL UNIQUE,
+        mac          TEXT NOT NULL UNIQUE,
+        server_type  TEXT NOT NULL,
+        state        TEXT NOT NULL DEFAULT 'registered' CHECK (state IN
+                       ('registered','pxe_ready','pxe_booted','installing','installed','first_boot','joining','ready','failed')),
+        ip_address   TEXT,
+        hardware_id  TEXT,
+        machine_id   TEXT,
+        ssh_host_keys TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+      );
+
+      CREATE TABLE operations (
+        id              INTEGER PRIMARY KEY,
+        host_id         INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        kind            TEXT NOT NULL DEFAULT 'rebuild',
+        workflow_id     TEXT NOT NULL,
+        run_id          TEXT NOT NULL UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running','succeeded','failed')),
+        stage           TEXT,
+        failure_reason  TEXT,
+        failure_message TEXT,
+        started_at      TEXT NOT NULL,
+        finished_at     TEXT
+      );
+      CREATE INDEX operations_host ON operations(host_id, id);
+
+      CREATE TABLE operation_events (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        host_id      INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        operation_id INTEGER REFERENCES operations(id) ON DELETE CASCADE,
+        at           TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        state        TEXT,
+        message      TEXT NOT NULL,
+        details      TEXT
+      );
+      CREATE INDEX operation_events_operation ON operation_events(operation_id, id);
+      CREATE INDEX operation_events_host ON operation_events(host_id, id);
+
+      CREATE TABLE images (
+        name        TEXT PRIMARY KEY,
+        kernel      TEXT NOT NULL,
+        initrd      TEXT NOT NULL,
+        iso         TEXT NOT NULL,
+        pve_release TEXT,
+        created_at  TEXT NOT NULL
+      );
+
+      CREATE TABLE rebuild_keys (
+        id               TEXT PRIMARY KEY,
+        workflow_id      TEXT NOT NULL,
+        operation_id     INTEGER REFERENCES operations(id) ON DELETE SET NULL,
+        public_key       TEXT NOT NULL,
+        private_key_enc  BLOB NOT NULL,
+        created_at       TEXT NOT NULL
+      );
+
+      CREATE TABLE pxe_allow (
+        mac         TEXT PRIMARY KEY,
+        host_id     INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        workflow_id TEXT NOT NULL,
+        allowed_at  TEXT NOT NULL
+      );
+    `,
+  },
+];

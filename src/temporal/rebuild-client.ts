@@ -1,0 +1,77 @@
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { NoActiveRebuildError, RebuildInProgressError } from '../domain/errors';
+import type { Host } from '../domain/host';
+import type { RebuildProgress, RebuildTimeouts } from '../domain/rebuild';
+import { rebuildProgressQuery } from '../../workflows/messages';
+import type { rebuildHostWorkflow } from '../../workflows/rebuild-host';
+import { HOST_ID, HOST_MAC, HOST_STATE, HOSTNAME } from '../../workflows/search-attributes';
+
+/** The workflow id of a host's rebuild: also the per-host lock (two running rebuilds cannot share it). */
+export const rebuildWorkflowId = (hostId: number) => `rebuild-${hostId}`;
+
+/** Starts, cancels and queries rebuilds; turns Temporal SDK errors into domain errors. */
+export class RebuildClient {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+    private readonly timeouts: () => RebuildTimeouts,
+  ) {}
+
+  /** Starts the rebuild of `host`; throws RebuildInProgressError when one is running. */
+  async start(host: Host): Promise<{ workflowId: string; runId: string }> {
+    const workflowId = rebuildWorkflowId(host.id);
+    try {
+      const handle = await this.client.workflow.start<typeof rebuildHostWorkflow>('rebuildHostWorkflow', {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [{ hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts: this.timeouts() }],
+        workflowIdConflictPolicy: 'FAIL',
+        staticSummary: `rebuild ${host.hostname} (${host.mac})`,
+        staticDetails: `Host ${host.id}: ${host.hostname}, MAC ${host.mac}, server type ${host.serverType}`,
+        typedSearchAttributes: [
+          { key: HOST_ID, value: String(host.id) },
+          { key: HOSTNAME, value: host.hostname },
+          { key: HOST_MAC, value: host.mac },
+          { key: HOST_STATE, value: 'pxe_ready' },
+        ],
+      });
+      return { workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new RebuildInProgressError(host.id, workflowId);
+      throw err;
+    }
+  }
+
+  /** Requests cancellation of the host's running rebuild (cleanup still runs); throws NoActiveRebuildError. */
+  async cancel(hostId: number): Promise<void> {
+    try {
+      const handle = this.handle(hostId);
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') throw new NoActiveRebuildError(hostId);
+      await handle.cancel();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NoActiveRebuildError(hostId);
+      throw err;
+    }
+  }
+
+  /** The live progress of the host's rebuild, from the workflow itself. */
+  async progress(hostId: number): Promise<RebuildProgress> {
+    try {
+      return await this.handle(hostId).query(rebuildProgressQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NoActiveRebuildError(hostId);
+      throw err;
+    }
+  }
+
+  /** The handle of the host's latest rebuild run. */
+  handle(hostId: number): WorkflowHandle<typeof rebuildHostWorkflow> {
+    return this.client.workflow.getHandle(rebuildWorkflowId(hostId));
+  }
+}

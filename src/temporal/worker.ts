@@ -1,0 +1,37 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import type { Activities } from '../../activities';
+
+/** The workflows entry file, in the TypeScript tree or in dist/. */
+export function workflowsPath(): string {
+  const base = resolve(__dirname, '../../workflows/index');
+  for (const candidate of [`${base}.ts`, `${base}.js`]) if (existsSync(candidate)) return candidate;
+  throw new Error(`worker: cannot find the workflows entry file at ${base}.ts or .js`);
+}
+
+/** Bundles workflows/ once (webpack; seconds), to be reused by every Worker of the process. */
+export async function bundleWorkflows(): Promise<{ code: string }> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: silentBundlerLogger });
+  return { code };
+}
+
+const noop = () => undefined;
+const silentBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+/** Creates the worker that runs rebuild workflows and their activities on `taskQueue`. */
+export async function createWorker(options: {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: Activities;
+  workflowBundle: { code: string };
+}): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: options.activities,
+    workflowBundle: options.workflowBundle,
+  });
+}

@@ -1,0 +1,2 @@
+// The single file the worker bundles: every workflow, re-exported.
+export { rebuildHostWorkflow } from './rebuild-host';
