@@ -7,7 +7,7 @@ CONFIG ?= provisioning.yaml
 run: build
 	node dist/src/main.js --config $(CONFIG)
 
-test: setup
+test: build
 	npx vitest run
 
 setup:

@@ -48,6 +48,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   // Operator API: everything under /api except the boot endpoints (which carry per-rebuild tokens).
   await app.register(async (operator) => {
     operator.addHook('onRequest', requireOperatorToken(deps.apiToken));
+    operator.removeContentTypeParser('text/plain'); // the operator API speaks JSON only: anything else is 415
     await operator.register(hostRoutes(deps));
     await operator.register(serverTypeRoutes(deps));
   });

@@ -1,0 +1,55 @@
+// Real: SQLite files in a temp dir.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { migrate, openDatabase } from '../../src/store/database';
+import { migrations } from '../../src/store/migrations';
+import { tempDir } from '../helpers/temp-dir';
+
+let dir: ReturnType<typeof tempDir>;
+afterEach(() => dir.remove());
+
+describe('openDatabase', () => {
+  it('creates the file in WAL mode with foreign keys on and every migration applied', () => {
+    dir = tempDir();
+    const db = openDatabase(join(dir.path, 'nested/provisioning.db'));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(migrations.at(-1)!.version);
+    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
+    expect(tables).toEqual(expect.arrayContaining(['hosts', 'operations', 'operation_events', 'images', 'rebuild_keys', 'pxe_allow']));
+    db.close();
+  });
+
+  it('applies nothing twice when reopened', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'p.db');
+    openDatabase(path).close();
+    const db = openDatabase(path);
+    expect(migrate(db, migrations)).toBe(migrations.at(-1)!.version);
+    db.close();
+  });
+
+  it('refuses a database written by a newer build instead of touching it', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'p.db');
+    const raw = new BetterSqlite3(path);
+    raw.pragma('user_version = 999');
+    raw.close();
+    expect(() => openDatabase(path)).toThrow('database schema version 999 is newer than this build knows (1); refusing to touch it');
+  });
+
+  it('rolls back a failing migration as a whole', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'p.db');
+    openDatabase(path).close();
+    const db = new BetterSqlite3(path);
+    const broken = [...migrations, { version: 2, name: 'broken', sql: 'CREATE TABLE extra (id INTEGER); SELECT * FROM no_such_table;' }];
+    expect(() => migrate(db, broken)).toThrow(/no such table/);
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'extra'").get()).toEqual({ n: 0 });
+    db.close();
+    expect(readFileSync(path).length).toBeGreaterThan(0);
+  });
+});
