@@ -2,12 +2,14 @@
 # Both install what is missing first (node modules, the Temporal CLI).
 CONFIG ?= provisioning.yaml
 
-.PHONY: run test setup build typecheck clean
+.PHONY: run test setup build typecheck lint clean
 
 run: build
 	node dist/src/main.js --config $(CONFIG)
 
 test: build
+	npm run --silent typecheck
+	npm run --silent lint
 	npx vitest run
 
 setup:
@@ -18,6 +20,9 @@ build: setup
 
 typecheck: setup
 	npm run --silent typecheck
+
+lint: setup
+	npm run --silent lint
 
 clean:
 	rm -rf dist .tools node_modules
