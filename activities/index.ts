@@ -1,6 +1,9 @@
 // The activities the worker registers: every side effect of a rebuild. Built from injected stores so tests
 // run them on real SQLite files.
 import type { ActivityDeps } from './deps';
+import { joinCluster } from './cluster-join';
+import { registerInInfrastructure } from './infrastructure';
+import { removeRebuildKeyFromHost } from './key-cleanup';
 import { allowPxeBoot, revokePxeBoot } from './pxe-allow-list';
 import { beginRebuild, finishRebuild, recordHostState, recordRebuildEvent } from './operation-records';
 import { destroyRebuildKey, generateRebuildKey } from './rebuild-key';
@@ -18,6 +21,9 @@ export function createActivities(deps: ActivityDeps) {
     recordHostState: recordHostState(deps),
     recordRebuildEvent: recordRebuildEvent(deps),
     finishRebuild: finishRebuild(deps),
+    joinCluster: joinCluster(deps),
+    removeRebuildKeyFromHost: removeRebuildKeyFromHost(deps),
+    registerInInfrastructure: registerInInfrastructure(deps),
   };
 }
 

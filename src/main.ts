@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { proxmoxLayout } from '../activities/cluster-join';
 import { loadConfig, type Config } from './config/load-config';
 import { ConfigError } from './config/reader';
 import { ServerTypeRegistry } from './config/server-types';
@@ -204,7 +205,20 @@ async function main(): Promise<void> {
       connection: nativeConnection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      activities: createActivities({ hosts, operations, keys, pxeAllowList }),
+      activities: createActivities({
+        hosts,
+        operations,
+        keys,
+        pxeAllowList,
+        join: {
+          existingNode: config.proxmox.existingNode,
+          fingerprint: config.proxmox.joinFingerprint,
+          password: config.proxmox.joinPassword,
+          sshPort: config.proxmox.sshPort,
+          layout: proxmoxLayout,
+        },
+        infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
+      }),
       workflowBundle: await bundleWorkflows(),
     });
     const workerDone = worker.run();

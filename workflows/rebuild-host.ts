@@ -1,8 +1,10 @@
 // rebuildHostWorkflow: one rebuild of one host, from "rebuild" to "ready". Reads as the runbook: each stage
 // is a few lines, each wait a condition with a named timeout, and cleanup always runs.
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   condition,
   isCancellation,
   log,
@@ -16,9 +18,12 @@ import type { RebuildKeyRef } from '../activities/rebuild-key';
 import type { HostState } from '../src/domain/host-state-machine';
 import {
   bootEvents,
+  joinFailureTypes,
   stateAfter,
   timeoutMessage,
   type BootEventKind,
+  type InstalledReport,
+  type PhoneHomeReport,
   type RebuildFailureReason,
   type RebuildInput,
   type RebuildProgress,
@@ -38,6 +43,28 @@ const quick = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
 });
+
+// Removing the public key from the host during cleanup: a few tries, then the private key is destroyed anyway.
+const cleanupRemote = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '2s', maximumInterval: '20s', maximumAttempts: 4 },
+});
+
+// Infrastructure: retried while the service is down, for up to 30 minutes.
+const external = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '30m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: ['InfrastructureRejected'] },
+});
+
+// The SSH join: connection trouble retries with backoff within the stage timeout; a definite "no" does not.
+const remote = (joinTimeout: string) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '5m',
+    scheduleToCloseTimeout: joinTimeout,
+    heartbeatTimeout: '1m',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...joinFailureTypes] },
+  });
 
 /** The outcome a finished rebuild returns (and the Web UI shows as its result). */
 export interface RebuildResult {
@@ -76,6 +103,7 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
 
   let key: RebuildKeyRef | undefined;
   let pxeAllowed = false;
+  let keyRemovedFromHost = false;
   try {
     await quick.beginRebuild({ hostId: input.hostId, hostname: input.hostname });
     key = await generateKey(input);
@@ -91,7 +119,18 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     pxeAllowed = false;
     await awaitBootEvent('phonedHome', input.timeouts.phoneHome);
 
-    throw new RebuildFailed('internal_error', 'joining the cluster is not built yet: the rebuild stops after first boot');
+    const target = joinTarget();
+    await enterState('joining', `joining the cluster over SSH to ${target.address}`);
+    await joinTheCluster(target);
+    await removeKeyFromHost(); // now, while the key still works; cleanup would try again otherwise
+    await registerInInfrastructure(target.address);
+
+    await quick.finishRebuild({ hostId: input.hostId, outcome: 'ready' });
+    progress.state = 'ready';
+    progress.reached.ready = new Date().toISOString();
+    setCurrentDetails(`${input.hostname} (${input.mac}) is ready`);
+    upsertSearchAttributes([{ key: HOST_STATE, value: 'ready' }]);
+    return { hostId: input.hostId, state: 'ready', failure: null };
   } catch (err) {
     const failure = describeFailure(err, progress.state, input);
     progress.failure = { stage: progress.state, ...failure };
@@ -106,8 +145,71 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     // Cleanup runs on success, failure, timeout and cancel.
     await CancellationScope.nonCancellable(async () => {
       if (pxeAllowed) await quick.revokePxeBoot({ hostId: input.hostId, mac: input.mac });
+      if (key && !keyRemovedFromHost && received.installed !== undefined) await removeKeyFromHost();
       if (key) await quick.destroyRebuildKey({ hostId: input.hostId, keyId: key.keyId });
     });
+  }
+
+  function joinTarget(): { address: string; hostKeys: string[] } {
+    const installed = received.installed as (BootEventMeta & InstalledReport) | undefined;
+    const phoned = received.phonedHome as (BootEventMeta & PhoneHomeReport) | undefined;
+    const hostKeys = Object.values(installed?.sshHostKeys ?? {});
+    if (hostKeys.length === 0) {
+      throw new RebuildFailed('host_key_mismatch', 'the installer reported no SSH host keys, so the host cannot be verified; refusing to trust on first use');
+    }
+    const address = phoned?.ip ?? installed?.managementAddress?.split('/')[0];
+    if (!address) throw new RebuildFailed('internal_error', 'no address is known for the host: neither phone-home nor the installer reported one');
+    return { address, hostKeys };
+  }
+
+  async function joinTheCluster(target: { address: string; hostKeys: string[] }): Promise<void> {
+    try {
+      await remote(input.timeouts.join).joinCluster({ hostId: input.hostId, hostname: input.hostname, ...target, keyId: key!.keyId });
+    } catch (err) {
+      throw joinFailure(err, input.timeouts.join);
+    }
+  }
+
+  async function removeKeyFromHost(): Promise<void> {
+    const installed = received.installed as (BootEventMeta & InstalledReport) | undefined;
+    const phoned = received.phonedHome as (BootEventMeta & PhoneHomeReport) | undefined;
+    try {
+      await cleanupRemote.removeRebuildKeyFromHost({
+        hostId: input.hostId,
+        address: phoned?.ip ?? installed?.managementAddress?.split('/')[0] ?? null,
+        hostKeys: Object.values(installed?.sshHostKeys ?? {}),
+        keyId: key!.keyId,
+        publicKey: key!.publicKey,
+      });
+      keyRemovedFromHost = true;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The private key is destroyed right after, which makes the public key on the host useless.
+      await quick.recordRebuildEvent({
+        hostId: input.hostId,
+        kind: 'key_cleanup_failed',
+        message: `could not remove the rebuild key from the host: ${failureText(err)}; the private key is destroyed anyway`,
+      });
+    }
+  }
+
+  async function registerInInfrastructure(address: string): Promise<void> {
+    const installed = received.installed as (BootEventMeta & InstalledReport) | undefined;
+    const phoned = received.phonedHome as (BootEventMeta & PhoneHomeReport) | undefined;
+    try {
+      await external.registerInInfrastructure({
+        hostId: input.hostId,
+        hostname: input.hostname,
+        mac: input.mac,
+        serverType: input.serverType,
+        ipAddress: address,
+        machineId: installed?.machineId ?? null,
+        hardwareId: phoned?.hardwareId ?? null,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      throw new RebuildFailed('infrastructure_failed', `Infrastructure registration failed: ${failureText(err)}`);
+    }
   }
 
   async function generateKey(i: RebuildInput): Promise<RebuildKeyRef> {
@@ -166,6 +268,25 @@ function describeBootEvent(kind: BootEventKind, event: BootEventMeta & Record<st
     case 'phonedHome':
       return `first boot phoned home${from}`;
   }
+}
+
+/** The innermost failure message (an ActivityFailure wraps the activity's own ApplicationFailure). */
+function failureText(err: unknown): string {
+  let current = err as { message?: string; cause?: unknown } | undefined;
+  while (current?.cause) current = current.cause as { message?: string; cause?: unknown };
+  return current?.message ?? String(err);
+}
+
+/** Maps a failed join to its reason: a pinned host key that did not match, Proxmox's refusal, or the stage timeout. */
+function joinFailure(err: unknown, timeout: string): unknown {
+  if (isCancellation(err)) return err;
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (cause instanceof ApplicationFailure) {
+    if (cause.type === 'HostKeyMismatch') return new RebuildFailed('host_key_mismatch', cause.message);
+    return new RebuildFailed('join_rejected', cause.message);
+  }
+  if (cause instanceof TimeoutFailure) return new RebuildFailed('stage_timeout', `cluster join did not finish within ${timeout}: ${failureText(err)}`);
+  return new RebuildFailed('join_rejected', failureText(err));
 }
 
 function describeFailure(err: unknown, stage: HostState, input: RebuildInput): { reason: RebuildFailureReason; message: string } {

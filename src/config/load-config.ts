@@ -38,6 +38,7 @@ export interface Config {
     existingNode: string; // 192.168.1.10
     joinFingerprint: string; // AA:BB:… upper-case
     joinPassword: string; // root@pam password of the existing node (secret)
+    sshPort: number; // 22: SSH port of newly installed hosts
   };
   credentials: { rootPasswordHash: string };
   infrastructure: { baseUrl: string; serverTypeMap: Readonly<Record<string, string>> };
@@ -117,6 +118,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     .string('join_fingerprint', '', (v) => (v === '' ? null : checkFingerprint(v)))
     .toUpperCase();
   const joinPassword = env[configEnv.joinPassword] ?? proxmox.string('join_password', '');
+  const sshPort = proxmox.integer('ssh_port', 22, 1, 65535);
   proxmox.rejectUnknown();
 
   const credentials = root.section('credentials');
@@ -185,7 +187,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     dataDir,
     server: { listen, publicUrl, apiToken },
     pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet },
-    proxmox: { existingNode, joinFingerprint, joinPassword },
+    proxmox: { existingNode, joinFingerprint, joinPassword, sshPort },
     credentials: { rootPasswordHash },
     infrastructure: { baseUrl: infraBaseUrl, serverTypeMap },
     database: { path: databasePath },

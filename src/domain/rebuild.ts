@@ -53,9 +53,13 @@ export const failureReasons = [
   'join_rejected',
   'host_key_mismatch',
   'infrastructure_failed',
+  'terminated',
   'internal_error',
 ] as const;
 export type RebuildFailureReason = (typeof failureReasons)[number];
+
+/** Failure types of the join activity that are definite (not retried): Proxmox said no, or the host is not who it claims. */
+export const joinFailureTypes = ['JoinRejected', 'HostKeyMismatch', 'RebuildKeyMissing', 'JoinNotConfigured'] as const;
 
 /** The awaited thing of each wait, for timeout messages: "no PXE request from aa:bb:… within 20m". */
 export function timeoutMessage(awaited: BootEventKind, mac: string, timeout: string): string {

@@ -1,12 +1,26 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { createActivities, type Activities } from '../../activities';
+import { createActivities, type Activities, type ActivityDeps } from '../../activities';
+import { proxmoxLayout } from '../../activities/cluster-join';
 import type { TestApp } from './test-app';
 
+export const testFingerprint = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase().padStart(2, '0')).join(':');
+
 /** Starts a real worker for `t.taskQueue` with the real activities on the test app's stores. */
-export async function startTestWorker(t: TestApp, override: Partial<Activities> = {}): Promise<{ worker: Worker; stop(): Promise<void> }> {
+export async function startTestWorker(
+  t: TestApp,
+  options: { override?: Partial<Activities>; join?: Partial<ActivityDeps['join']>; infrastructure?: ActivityDeps['infrastructure'] } = {},
+): Promise<{ worker: Worker; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  const activities = { ...createActivities({ hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList }), ...override };
+  const deps: ActivityDeps = {
+    hosts: t.hosts,
+    operations: t.operations,
+    keys: t.keys,
+    pxeAllowList: t.pxeAllowList,
+    join: { existingNode: '192.0.2.10', fingerprint: testFingerprint, password: 'join-secret-93f1', sshPort: 22, layout: proxmoxLayout, ...options.join },
+    infrastructure: options.infrastructure ?? { baseUrl: '', serverTypeMap: {} },
+  };
+  const activities = { ...createActivities(deps), ...options.override };
   const worker = await Worker.create({
     connection,
     taskQueue: t.taskQueue,

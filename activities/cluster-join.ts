@@ -1,0 +1,129 @@
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { rebuildRun, type ActivityDeps } from './deps';
+import { AuthRefusedError, HostKeyMismatchError, SshSession, shellQuote, type CommandResult } from './ssh-session';
+
+export { joinFailureTypes } from '../src/domain/rebuild';
+
+/** Where things are on a Proxmox node; tests point these into the stand-in's temp dir. */
+export interface RemoteLayout {
+  corosyncConf: string; // /etc/pve/corosync.conf: exists once the node is in a cluster
+  authorizedKeysFiles: string[]; // /root/.ssh/authorized_keys, /etc/pve/priv/authorized_keys (proxmox.md §6.6)
+}
+
+export const proxmoxLayout: RemoteLayout = {
+  corosyncConf: '/etc/pve/corosync.conf',
+  authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'],
+};
+
+/** How to join: the existing member, its certificate fingerprint and root password (never logged), the SSH port. */
+export interface JoinSettings {
+  existingNode: string; // 192.168.1.10
+  fingerprint: string; // AA:BB:… (pvenode cert info)
+  password: string; // root@pam of existingNode: secret
+  sshPort: number; // 22
+  layout: RemoteLayout;
+}
+
+/** What joinCluster needs from the workflow: no secrets, only references. */
+export interface JoinInput {
+  hostId: number;
+  hostname: string;
+  address: string; // the phoned-home IP
+  hostKeys: string[]; // from the post-installation webhook
+  keyId: string;
+}
+
+// Lines Proxmox prints when a join definitely failed (proxmox.md §6.3): reported verbatim, not retried.
+const failureMarkers = [
+  /detected the following error\(s\)/,
+  /Check if node may join a cluster failed/,
+  /can't add existing node/,
+  /already used on link/,
+  /fingerprint '.*' not verified/,
+  /cluster not ready - no quorum/,
+  /authentication failure/i,
+  /401 /,
+  /Remote side is not able to use API for Cluster join/,
+  /An error occurred on the cluster node/,
+  /Cluster join aborted/,
+];
+
+function scrub(text: string, secret: string): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}
+
+/** Proxmox's own words for a failed join: the error lines of its output. */
+export function joinFailureMessage(result: CommandResult): string {
+  const lines = `${result.stderr}\n${result.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = lines.filter((l) => failureMarkers.some((m) => m.test(l)) || l.startsWith('* '));
+  const chosen = errors.length > 0 ? errors : lines.slice(-3);
+  return chosen.join('; ') || `pvecm add exited with ${result.code} and printed nothing`;
+}
+
+/** Returns the activity that joins the installed host to the cluster over SSH with the rebuild key. */
+export function joinCluster(deps: Pick<ActivityDeps, 'keys' | 'operations' | 'join'>) {
+  return async function joinCluster(input: JoinInput): Promise<{ alreadyMember: boolean }> {
+    const { join } = deps;
+    const operationId = deps.operations.byRunId(rebuildRun().runId)?.id ?? null;
+    const record = (kind: string, message: string, details?: Record<string, unknown>) =>
+      deps.operations.append({ hostId: input.hostId, operationId, kind, message, details: details ?? null });
+
+    if (!join.existingNode || !join.fingerprint || !join.password) {
+      throw ApplicationFailure.nonRetryable(
+        'cluster join is not configured: set proxmox.existing_node, proxmox.join_fingerprint and proxmox.join_password',
+        'JoinNotConfigured',
+      );
+    }
+    const privateKey = deps.keys.privateKey(input.keyId);
+    if (!privateKey) throw ApplicationFailure.nonRetryable(`rebuild key ${input.keyId} is gone; cannot log in to ${input.address}`, 'RebuildKeyMissing');
+
+    const context = Context.current();
+    const signal = context.cancellationSignal;
+    let session: SshSession;
+    try {
+      session = await SshSession.connect(
+        { host: input.address, port: join.sshPort, username: 'root', privateKey, hostKeys: input.hostKeys },
+        signal,
+      );
+    } catch (err) {
+      if (err instanceof HostKeyMismatchError) throw ApplicationFailure.nonRetryable(err.message, 'HostKeyMismatch');
+      if (err instanceof AuthRefusedError) {
+        throw ApplicationFailure.nonRetryable(`${input.address} refused the rebuild key: the installer did not authorise it`, 'JoinRejected');
+      }
+      throw new Error(`cannot reach ${input.address}:${join.sshPort} over SSH: ${(err as Error).message}`);
+    }
+
+    try {
+      const heartbeat = setInterval(() => context.heartbeat(), 5_000);
+      try {
+        // Idempotent on retry: a node that already has a cluster config joined in an earlier attempt.
+        const probe = await session.exec(`test -e ${shellQuote(join.layout.corosyncConf)} && echo member || echo standalone`, undefined, signal);
+        if (probe.stdout.trim() === 'member') {
+          record('join_skipped', `${input.hostname} is already a cluster member (${join.layout.corosyncConf} exists)`);
+          return { alreadyMember: true };
+        }
+        // The password goes to stdin, one line, no PTY (proxmox.md §6.2); never on the command line.
+        const command = `pvecm add ${shellQuote(join.existingNode)} --fingerprint ${shellQuote(join.fingerprint)}`;
+        log.info('running pvecm add', { hostId: input.hostId, address: input.address, existingNode: join.existingNode });
+        const result = await session.exec(command, `${join.password}\n`, signal);
+        const output = { stdout: scrub(result.stdout, join.password), stderr: scrub(result.stderr, join.password), exitCode: result.code };
+        record('pvecm_output', `pvecm add ${join.existingNode} exited with ${result.code}`, output);
+
+        // pvecm add exits 0 even when the join failed; judge by output plus a post-check (proxmox.md §6.3).
+        const claimed = result.stdout.includes('successfully added node');
+        const post = await session.exec(`test -e ${shellQuote(join.layout.corosyncConf)} && echo member || echo standalone`, undefined, signal);
+        if (claimed && post.stdout.trim() === 'member') {
+          record('joined', `${input.hostname} joined the cluster via ${join.existingNode}`);
+          return { alreadyMember: false };
+        }
+        const message = scrub(joinFailureMessage(result), join.password);
+        if (claimed) throw ApplicationFailure.nonRetryable(`pvecm add reported success but ${join.layout.corosyncConf} is missing`, 'JoinRejected');
+        throw ApplicationFailure.nonRetryable(`pvecm add failed: ${message}`, 'JoinRejected');
+      } finally {
+        clearInterval(heartbeat);
+      }
+    } finally {
+      session.close();
+    }
+  };
+}

@@ -1,0 +1,115 @@
+// A stand-in Proxmox node: Debian's real sshd on a loopback port with its own host key, an authorized_keys file
+// in a temp dir, and the scripted `pvecm` (test/fixtures/pvecm) first on its PATH.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import { utils } from 'ssh2';
+import type { RemoteLayout } from '../../activities/cluster-join';
+import { freePort } from '../setup/temporal-dev-server';
+import { tempDir } from './temp-dir';
+
+export type PvecmMode = 'success' | 'fingerprint' | 'existing-node' | 'no-quorum' | 'wrong-password' | 'claims-success';
+
+export interface StandInNode {
+  port: number;
+  dir: string;
+  hostKey: string; // "ssh-ed25519 AAAA…" as the installer's webhook would report it
+  layout: RemoteLayout;
+  authorizedKeys(): string[]; // lines of /root/.ssh/authorized_keys (through the symlink after a join)
+  privAuthorizedKeys(): string[];
+  authorize(publicKey: string): void; // what the installer does with root-ssh-keys
+  setMode(mode: PvecmMode): void;
+  pvecmArgs(): string[];
+  pvecmPassword(): string | null;
+  stop(): Promise<void>;
+}
+
+const sshd = ['/usr/sbin/sshd', '/usr/bin/sshd'].find(existsSync);
+
+function waitForPort(port: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolveReady, reject) => {
+    const attempt = () => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('data', () => {
+        socket.destroy();
+        resolveReady();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`sshd did not listen on ${port} within ${ms} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+/** Starts the stand-in; `expectedPassword` is the peer root password the scripted pvecm accepts. */
+export async function startStandInNode(expectedPassword: string): Promise<StandInNode> {
+  if (!sshd) throw new Error('sshd not found: install openssh-server (make test does it when run as root)');
+  const tmp = tempDir('standin-');
+  const dir = tmp.path;
+  chmodSync(dir, 0o755);
+  for (const d of ['bin', 'root/.ssh', 'etc/pve/priv']) mkdirSync(join(dir, d), { recursive: true });
+  copyFileSync(resolve('test/fixtures/pvecm'), join(dir, 'bin/pvecm'));
+  chmodSync(join(dir, 'bin/pvecm'), 0o755);
+  writeFileSync(join(dir, 'expected-password'), expectedPassword);
+  writeFileSync(join(dir, 'mode'), 'success');
+  writeFileSync(join(dir, 'root/.ssh/authorized_keys'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherOperatorKeyStaysPut00000000000000000 operator@laptop\n');
+
+  const host = utils.generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'ssh_host_ed25519_key'), host.private, { mode: 0o600 });
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${dir}/ssh_host_ed25519_key`,
+      `PidFile ${dir}/sshd.pid`,
+      `AuthorizedKeysFile ${dir}/root/.ssh/authorized_keys`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      `SetEnv PATH=${dir}/bin:/usr/local/bin:/usr/bin:/bin STANDIN=${dir}`,
+      'LogLevel ERROR',
+    ].join('\n') + '\n',
+  );
+  mkdirSync('/run/sshd', { recursive: true });
+  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stderr: string[] = [];
+  child.stderr!.on('data', (b: Buffer) => stderr.push(b.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  try {
+    await Promise.race([waitForPort(port), exited.then(() => Promise.reject(new Error(`sshd exited: ${stderr.join('')}`)))]);
+  } catch (err) {
+    child.kill('SIGKILL');
+    tmp.remove();
+    throw err;
+  }
+  const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+  return {
+    port,
+    dir,
+    hostKey: host.public.trim(),
+    layout: {
+      corosyncConf: join(dir, 'etc/pve/corosync.conf'),
+      authorizedKeysFiles: [join(dir, 'root/.ssh/authorized_keys'), join(dir, 'etc/pve/priv/authorized_keys')],
+    },
+    authorizedKeys: () => lines(join(dir, 'root/.ssh/authorized_keys')),
+    privAuthorizedKeys: () => lines(join(dir, 'etc/pve/priv/authorized_keys')),
+    authorize: (publicKey) => writeFileSync(join(dir, 'root/.ssh/authorized_keys'), `${publicKey.trim()}\n`, { flag: 'a' }),
+    setMode: (mode) => writeFileSync(join(dir, 'mode'), mode),
+    pvecmArgs: () => lines(join(dir, 'pvecm.args')),
+    pvecmPassword: () => (existsSync(join(dir, 'pvecm.password')) ? readFileSync(join(dir, 'pvecm.password'), 'utf8').trim() : null),
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      tmp.remove();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// Real: Temporal dev server, worker with the real activities, SQLite, Fastify, Debian's sshd as a stand-in
+// Proxmox node with the scripted pvecm (test/fixtures/pvecm). Boot events are sent as signals, as the boot
+// endpoints will send them.
+import { lstatSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
+import { readableHistory } from '../helpers/history';
+import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
+import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
+import { startTestWorker, testFingerprint } from '../helpers/test-worker';
+import { waitForState } from '../helpers/wait-for';
+
+const password = 'peer-root-pw-5e2a9c';
+let t: TestApp;
+let node: StandInNode;
+let stopWorker: () => Promise<void>;
+
+beforeEach(async () => {
+  t = await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } });
+  node = await startStandInNode(password);
+  stopWorker = (
+    await startTestWorker(t, { join: { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } })
+  ).stop;
+});
+afterEach(async () => {
+  await stopWorker();
+  await node.stop();
+  await t.close();
+});
+
+/** Registers and starts a rebuild, installs the rebuild key on the stand-in as the installer would, and drives the boot events. */
+async function driveToFirstBoot(hostKeys: Record<string, string> = { ed25519: node.hostKey }) {
+  const res = await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-03', mac: 'aa:bb:cc:dd:ee:03', server_type: 'minisforum-ms-01' } });
+  const id: number = res.json().id;
+  const started = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
+  expect(started.statusCode).toBe(202);
+  await waitForState(t.operations, id, 'pxe_ready');
+  const key = t.keys.list()[0]!;
+  node.authorize(key.publicKey);
+  const handle = t.client.workflow.getHandle(rebuildWorkflowId(id));
+  const at = () => new Date().toISOString();
+  await handle.signal(pxeBootedSignal, { at: at(), remoteAddress: '127.0.0.1' });
+  await handle.signal(answerServedSignal, { at: at(), remoteAddress: '127.0.0.1' });
+  await handle.signal(installedSignal, { at: at(), managementAddress: '127.0.0.1/8', sshHostKeys: hostKeys, machineId: '3f2a0c9d8e7b6a5f4e3d2c1b0a998877' });
+  await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: '4c4c4544-0042-3510-8052-b4c04f4e3732' });
+  return { id, handle, publicKey: key.publicKey, operationId: started.json().operation_id as number };
+}
+
+describe('rebuild cluster join', () => {
+  it('joins over SSH with the rebuild key, removes the key from the node, and ends ready', async () => {
+    const { id, handle, publicKey, operationId } = await driveToFirstBoot();
+    const result = await handle.result();
+    expect(result).toEqual({ hostId: id, state: 'ready', failure: null });
+
+    expect(t.hosts.get(id).state).toBe('ready');
+    expect(node.pvecmArgs()).toEqual([`add 192.0.2.10 --fingerprint ${testFingerprint}`]);
+    expect(node.pvecmPassword()).toBe(password);
+    // The key is gone from both files; the operator's own key is untouched; the symlink survived.
+    expect(node.authorizedKeys()).not.toContain(publicKey);
+    expect(node.privAuthorizedKeys()).not.toContain(publicKey);
+    expect(node.privAuthorizedKeys().join('\n')).toContain('operator@laptop');
+    expect(lstatSync(node.layout.authorizedKeysFiles[0]!).isSymbolicLink()).toBe(true);
+    expect(t.keys.list()).toEqual([]);
+
+    const events = t.operations.events(operationId);
+    expect(events.filter((e) => e.kind === 'state').map((e) => e.state)).toEqual([
+      'pxe_ready', 'pxe_booted', 'installing', 'installed', 'first_boot', 'joining', 'ready',
+    ]);
+    const pvecm = events.find((e) => e.kind === 'pvecm_output')!;
+    expect(pvecm.details?.stdout).toContain("successfully added node");
+    expect(events.find((e) => e.kind === 'key_cleanup')?.message).toMatch(/rebuild key removed from 127\.0\.0\.1 \(.*authorized_keys: 1 line removed/);
+    expect(events.find((e) => e.kind === 'infrastructure_skipped')?.message).toBe('Infrastructure registration skipped: infrastructure.base_url is empty');
+    expect(t.operations.find(operationId)).toMatchObject({ status: 'succeeded', stage: 'ready' });
+
+    // The join password is nowhere an operator could read it.
+    const history = readableHistory(await handle.fetchHistory());
+    expect(history).not.toContain(password);
+    expect(JSON.stringify(events)).not.toContain(password);
+    const api = await t.app.inject({ method: 'GET', url: `/api/hosts/${id}` });
+    expect(api.body).not.toContain(password);
+  });
+
+  it('fails with host_key_mismatch and runs no command when the host key is not the one reported', async () => {
+    const other = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBtH5n5TqQ2y0rj6ZcVbQx1Hn0wq9m3WmCz9o0yq3XyZ impostor';
+    const { id, handle } = await driveToFirstBoot({ ed25519: other });
+    const result = await handle.result();
+    expect(result.failure).toMatchObject({ stage: 'joining', reason: 'host_key_mismatch' });
+    expect(result.failure!.message).toMatch(/host key of 127\.0\.0\.1 .* is not one the installer reported/);
+    expect(node.pvecmArgs()).toEqual([]);
+    expect(t.hosts.get(id).state).toBe('failed');
+    expect(t.keys.list()).toEqual([]);
+  });
+
+  it.each([
+    ['fingerprint', `pvecm add failed: fingerprint '${testFingerprint}' not verified, abort!`],
+    ['existing-node', "pvecm add failed: An error occurred on the cluster node: can't add existing node"],
+    ['no-quorum', 'pvecm add failed: An error occurred on the cluster node: cluster not ready - no quorum?; Cluster join aborted!'],
+    ['claims-success', 'pvecm add reported success but'],
+  ] as const)('fails with join_rejected and Proxmox\'s message when pvecm says %s', async (mode, message) => {
+    node.setMode(mode);
+    const { id, handle, publicKey } = await driveToFirstBoot();
+    const result = await handle.result();
+    expect(result.failure).toMatchObject({ stage: 'joining', reason: 'join_rejected' });
+    expect(result.failure!.message).toContain(message);
+    expect(node.pvecmArgs()).toHaveLength(1); // definite: not retried
+    expect(t.hosts.get(id).state).toBe('failed');
+    expect(node.authorizedKeys()).not.toContain(publicKey);
+    expect(t.keys.list()).toEqual([]);
+  });
+});
