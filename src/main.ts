@@ -19,6 +19,7 @@ import { PxeAllowList } from './store/pxe-allow-list';
 import { RebuildKeyStore } from './store/rebuild-key-store';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { RebuildClient } from './temporal/rebuild-client';
+import { RebuildJanitor } from './temporal/rebuild-janitor';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { findTemporalCli } from './temporal/temporal-cli';
 import { bundleWorkflows, createWorker } from './temporal/worker';
@@ -234,6 +235,11 @@ async function main(): Promise<void> {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerDone.catch(() => undefined);
     });
+
+    // Janitor: cleans up after rebuilds that were terminated (no workflow code runs then).
+    const janitor = new RebuildJanitor({ client, hosts, operations, keys, pxeAllowList, log: log.child({ component: 'janitor' }) });
+    janitor.start(60_000);
+    cleanups.push(() => janitor.stop());
 
     // Gateway.
     const app = await buildApp({ hosts, operations, serverTypes, rebuilds, apiToken: config.server.apiToken, logger: log });

@@ -47,7 +47,7 @@ const quick = proxyActivities<Activities>({
 // Removing the public key from the host during cleanup: a few tries, then the private key is destroyed anyway.
 const cleanupRemote = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '2s', maximumInterval: '20s', maximumAttempts: 4 },
+  retry: { initialInterval: '2s', maximumInterval: '20s', maximumAttempts: 3 },
 });
 
 // Infrastructure: retried while the service is down, for up to 30 minutes.
@@ -280,12 +280,14 @@ function failureText(err: unknown): string {
 /** Maps a failed join to its reason: a pinned host key that did not match, Proxmox's refusal, or the stage timeout. */
 function joinFailure(err: unknown, timeout: string): unknown {
   if (isCancellation(err)) return err;
-  const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  if (cause instanceof ApplicationFailure) {
-    if (cause.type === 'HostKeyMismatch') return new RebuildFailed('host_key_mismatch', cause.message);
-    return new RebuildFailed('join_rejected', cause.message);
+  if (!(err instanceof ActivityFailure)) return new RebuildFailed('join_rejected', failureText(err));
+  // Retries ran out of time (connection refused, host unreachable): the stage timed out.
+  if (err.retryState === 'TIMEOUT' || err.cause instanceof TimeoutFailure) {
+    return new RebuildFailed('stage_timeout', `cluster join did not finish within ${timeout}: ${failureText(err)}`);
   }
-  if (cause instanceof TimeoutFailure) return new RebuildFailed('stage_timeout', `cluster join did not finish within ${timeout}: ${failureText(err)}`);
+  if (err.cause instanceof ApplicationFailure && err.cause.type === 'HostKeyMismatch') {
+    return new RebuildFailed('host_key_mismatch', err.cause.message);
+  }
   return new RebuildFailed('join_rejected', failureText(err));
 }
 

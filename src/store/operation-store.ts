@@ -142,6 +142,11 @@ export class OperationStore {
     return row ? toOperation(row) : undefined;
   }
 
+  /** Every running operation of every host (for the janitor). */
+  listRunning(): Operation[] {
+    return this.db.prepare<[], OperationRow>(`SELECT * FROM operations WHERE status = 'running' ORDER BY id`).all().map(toOperation);
+  }
+
   setStage(id: number, stage: string): void {
     this.db.prepare('UPDATE operations SET stage = ? WHERE id = ?').run(stage, id);
   }

@@ -1,0 +1,103 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isActive } from '../domain/host-state-machine';
+import type { Logger } from '../logging';
+import type { HostStore } from '../store/host-store';
+import type { OperationStore } from '../store/operation-store';
+import type { PxeAllowList } from '../store/pxe-allow-list';
+import type { RebuildKeyStore } from '../store/rebuild-key-store';
+
+/** What one sweep did. */
+export interface SweepReport {
+  keysDeleted: string[];
+  operationsClosed: number[];
+}
+
+/**
+ * Cleans up after rebuilds that ended without running their own cleanup (a terminated or timed-out workflow runs
+ * no code): deletes their private keys, closes their operations as failed, and revokes their PXE allowance.
+ */
+export class RebuildJanitor {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly deps: {
+      client: Client;
+      hosts: HostStore;
+      operations: OperationStore;
+      keys: RebuildKeyStore;
+      pxeAllowList: PxeAllowList;
+      log: Logger;
+    },
+  ) {}
+
+  /** The workflow status of one run, or 'NOT_FOUND'. */
+  private async status(workflowId: string, runId: string): Promise<string> {
+    try {
+      return (await this.deps.client.workflow.getHandle(workflowId, runId).describe()).status.name;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+      throw err;
+    }
+  }
+
+  /** Checks every stored key and running operation against Temporal once. */
+  async sweepOnce(): Promise<SweepReport> {
+    const { hosts, operations, keys, pxeAllowList, log } = this.deps;
+    const report: SweepReport = { keysDeleted: [], operationsClosed: [] };
+
+    for (const operation of operations.listRunning()) {
+      const status = await this.status(operation.workflowId, operation.runId);
+      if (status === 'RUNNING') continue;
+      const message = `rebuild workflow ${operation.workflowId} is ${status.toLowerCase().replace('_', ' ')} without having finished its cleanup; closed by the janitor`;
+      operations.finish(operation.id, { status: 'failed', reason: 'terminated', message });
+      const host = hosts.find(operation.hostId);
+      if (host && isActive(host.state)) hosts.transition(host.id, 'failed');
+      operations.append({ hostId: operation.hostId, operationId: operation.id, kind: 'state', state: 'failed', message, details: { reason: 'terminated', workflowStatus: status } });
+      const allowance = host ? pxeAllowList.find(host.mac) : undefined;
+      if (host && allowance?.workflowId === operation.workflowId) pxeAllowList.revoke(host.mac);
+      report.operationsClosed.push(operation.id);
+      log.warn({ operationId: operation.id, workflowId: operation.workflowId, status }, 'closed a rebuild whose workflow ended without cleanup');
+    }
+
+    for (const key of keys.list()) {
+      const runId = key.id.replace(/^rk-/, '');
+      const status = await this.status(key.workflowId, runId);
+      if (status === 'RUNNING') continue;
+      keys.delete(key.id);
+      report.keysDeleted.push(key.id);
+      const operation = operations.byRunId(runId);
+      if (operation) {
+        operations.append({
+          hostId: operation.hostId,
+          operationId: operation.id,
+          kind: 'key_swept',
+          message: `rebuild private key deleted by the janitor: its workflow is ${status.toLowerCase().replace('_', ' ')}`,
+          details: { keyId: key.id },
+        });
+      }
+      log.warn({ keyId: key.id, workflowId: key.workflowId, status }, 'deleted the rebuild key of a rebuild that is no longer running');
+    }
+    return report;
+  }
+
+  /** Sweeps every `intervalMs` until stop(). */
+  start(intervalMs: number): void {
+    if (this.timer) return;
+    const tick = () => {
+      this.running = this.sweepOnce()
+        .catch((err) => this.deps.log.warn({ err }, 'janitor sweep failed; trying again later'))
+        .finally(() => {
+          this.running = null;
+          if (this.timer) this.timer = setTimeout(tick, intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, Math.min(intervalMs, 5_000));
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+}

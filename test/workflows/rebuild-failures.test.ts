@@ -1,0 +1,156 @@
+// Real: Temporal dev server, worker with the real activities, SQLite, Fastify, sshd stand-in Proxmox node.
+// Each stage's timeout comes from the workflow's arguments, so these tests wait seconds, not minutes.
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RebuildTimeouts } from '../../src/domain/rebuild';
+import { parseMac } from '../../src/domain/mac-address';
+import { RebuildJanitor } from '../../src/temporal/rebuild-janitor';
+import { createLogger } from '../../src/logging';
+import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
+import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
+import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
+import { startTestWorker, testFingerprint } from '../helpers/test-worker';
+import { waitForEvent, waitForState } from '../helpers/wait-for';
+
+const password = 'peer-root-pw-0c0c';
+let t: TestApp;
+let node: StandInNode;
+let stopWorker: () => Promise<void>;
+
+async function setup(timeouts: Partial<RebuildTimeouts>, sshPort?: number) {
+  t = await buildTestApp({ timeouts: { ...shortTimeouts, ...timeouts } });
+  node = await startStandInNode(password);
+  stopWorker = (
+    await startTestWorker(t, { join: { password, sshPort: sshPort ?? node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } })
+  ).stop;
+}
+afterEach(async () => {
+  await stopWorker();
+  await node.stop();
+  await t.close();
+});
+
+async function start() {
+  const res = await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-05', mac: 'aa:bb:cc:dd:ee:05', server_type: 'minisforum-ms-01' } });
+  const id: number = res.json().id;
+  const started = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
+  await waitForState(t.operations, id, 'pxe_ready');
+  const key = t.keys.list()[0]!;
+  node.authorize(key.publicKey);
+  return { id, handle: t.client.workflow.getHandle(rebuildWorkflowId(id)), publicKey: key.publicKey, operationId: started.json().operation_id as number };
+}
+
+const at = () => new Date().toISOString();
+const installed = () => ({ at: at(), managementAddress: '127.0.0.1/8', sshHostKeys: { ed25519: node.hostKey }, machineId: 'm-1' });
+
+describe('rebuild stage timeouts', () => {
+  it('fails at installing when no post-installation webhook arrives, and stops allowing PXE', async () => {
+    await setup({ install: '2s' });
+    const { id, handle } = await start();
+    await handle.signal(pxeBootedSignal, { at: at() });
+    await handle.signal(answerServedSignal, { at: at() });
+    const result = await handle.result();
+    expect(result.failure).toEqual({ stage: 'installing', reason: 'stage_timeout', message: 'no post-installation webhook from aa:bb:cc:dd:ee:05 within 2s of serving its answer file' });
+    expect(t.hosts.get(id).state).toBe('failed');
+    expect(t.pxeAllowList.list()).toEqual([]);
+    expect(t.keys.list()).toEqual([]);
+  });
+
+  it('fails at installed when the host never phones home, and removes the key from the host anyway', async () => {
+    await setup({ phoneHome: '2s' });
+    const { id, handle, publicKey } = await start();
+    await handle.signal(pxeBootedSignal, { at: at() });
+    await handle.signal(answerServedSignal, { at: at() });
+    await handle.signal(installedSignal, installed());
+    await waitForEvent(t.operations, id, (e) => e.kind === 'pxe_revoked');
+    expect(t.pxeAllowList.find(parseMac('aa:bb:cc:dd:ee:05'))).toBeUndefined(); // revoked before the host reboots
+    const result = await handle.result();
+    expect(result.failure).toEqual({ stage: 'installed', reason: 'stage_timeout', message: 'no phone-home from aa:bb:cc:dd:ee:05 within 2s of its installation finishing' });
+    expect(node.authorizedKeys()).not.toContain(publicKey);
+    expect(node.authorizedKeys().join('\n')).toContain('operator@laptop');
+    expect(t.keys.list()).toEqual([]);
+  });
+
+  it('fails at joining naming the join timeout when the host never accepts SSH connections', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
+    });
+    await setup({ join: '4s' }, closed);
+    const { handle } = await start();
+    await handle.signal(pxeBootedSignal, { at: at() });
+    await handle.signal(answerServedSignal, { at: at() });
+    await handle.signal(installedSignal, installed());
+    await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: null });
+    const result = await handle.result();
+    expect(result.failure).toMatchObject({ stage: 'joining', reason: 'stage_timeout' });
+    expect(result.failure!.message).toMatch(/^cluster join did not finish within 4s: /);
+    expect(t.keys.list()).toEqual([]);
+  });
+});
+
+describe('rebuild cancel and out-of-order events', () => {
+  it('cancels while waiting for phone-home: failed/cancelled, key removed from the host and from the database', async () => {
+    await setup({});
+    const { id, handle, publicKey, operationId } = await start();
+    await handle.signal(pxeBootedSignal, { at: at() });
+    await handle.signal(answerServedSignal, { at: at() });
+    await handle.signal(installedSignal, installed());
+    await waitForState(t.operations, id, 'installed');
+    expect((await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild/cancel` })).statusCode).toBe(202);
+    const result = await handle.result();
+    expect(result.failure).toEqual({ stage: 'installed', reason: 'cancelled', message: 'rebuild cancelled by an operator while installed' });
+    expect(node.authorizedKeys()).not.toContain(publicKey);
+    expect(t.keys.list()).toEqual([]);
+    const cleanup = t.operations.events(operationId).find((e) => e.kind === 'key_cleanup');
+    expect(cleanup?.message).toContain('rebuild key removed from 127.0.0.1');
+  });
+
+  it('moves past a stage whose event never came when a later event arrives, and records it', async () => {
+    await setup({});
+    const { id, handle, operationId } = await start();
+    await handle.signal(answerServedSignal, { at: at(), remoteAddress: '127.0.0.1' }); // no pxeBooted first
+    await waitForState(t.operations, id, 'installing');
+    const states = t.operations.events(operationId).filter((e) => e.kind === 'state');
+    expect(states.map((e) => [e.state, e.message])).toEqual([
+      ['pxe_ready', 'rebuild key ready; waiting for aa:bb:cc:dd:ee:05 to PXE boot'],
+      ['pxe_booted', 'pxeBooted was not seen, but answerServed arrived; moving on'],
+      ['installing', 'answer file served from 127.0.0.1; installing'],
+    ]);
+    await handle.cancel();
+    await handle.result();
+  });
+});
+
+describe('RebuildJanitor', () => {
+  it('deletes the key and closes the operation of a terminated rebuild, which ran no cleanup', async () => {
+    await setup({});
+    const { id, handle, operationId } = await start();
+    await handle.terminate('operator pulled the plug');
+    expect(t.keys.list()).toHaveLength(1); // no workflow code ran
+    const janitor = new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent') });
+    const report = await janitor.sweepOnce();
+    expect(report.operationsClosed).toEqual([operationId]);
+    expect(report.keysDeleted).toHaveLength(1);
+    expect(t.keys.list()).toEqual([]);
+    expect(t.pxeAllowList.list()).toEqual([]);
+    expect(t.hosts.get(id).state).toBe('failed');
+    expect(t.operations.find(operationId)).toMatchObject({ status: 'failed', failureReason: 'terminated' });
+    expect(t.operations.events(operationId).map((e) => e.kind)).toEqual(expect.arrayContaining(['key_swept']));
+    expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [] });
+  });
+
+  it('leaves a running rebuild alone', async () => {
+    await setup({});
+    const { handle } = await start();
+    const janitor = new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent') });
+    expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [] });
+    expect(t.keys.list()).toHaveLength(1);
+    await handle.cancel();
+    await handle.result();
+  });
+});
