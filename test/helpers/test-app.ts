@@ -52,7 +52,9 @@ export interface TestApp {
 }
 
 /** Builds the gateway on a fresh database file; `close()` tears everything down. */
-export async function buildTestApp(options: { apiToken?: string; taskQueue?: string; timeouts?: RebuildTimeouts; dbPath?: string } = {}): Promise<TestApp> {
+export async function buildTestApp(
+  options: { apiToken?: string; taskQueue?: string; timeouts?: RebuildTimeouts; dbPath?: string; keyEncryptionKey?: Buffer } = {},
+): Promise<TestApp> {
   const dir = tempDir();
   const dbPath = options.dbPath ?? join(dir.path, 'provisioning.db');
   const db = openDatabase(dbPath);
@@ -81,7 +83,7 @@ export async function buildTestApp(options: { apiToken?: string; taskQueue?: str
     dbPath,
     hosts,
     operations,
-    keys: new RebuildKeyStore(db, randomBytes(32)),
+    keys: new RebuildKeyStore(db, options.keyEncryptionKey ?? randomBytes(32)),
     pxeAllowList: new PxeAllowList(db),
     client,
     taskQueue,
