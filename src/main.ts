@@ -78,6 +78,15 @@ function keyEncryptionKey(config: Config, log: Logger): Buffer {
   return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
 }
 
+/** Settings a rebuild cannot succeed without, named as in provisioning.yaml. */
+function rebuildBlockers(config: Config): string[] {
+  const missing: string[] = [];
+  if (!config.proxmox.existingNode) missing.push('proxmox.existing_node');
+  if (!config.proxmox.joinFingerprint) missing.push('proxmox.join_fingerprint');
+  if (!config.proxmox.joinPassword) missing.push('proxmox.join_password (or PROVISIONING_JOIN_PASSWORD)');
+  return missing;
+}
+
 function installTemporalRuntime(log: Logger): void {
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
     TRACE: 'trace',
@@ -221,6 +230,7 @@ async function main(): Promise<void> {
         infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
       }),
       workflowBundle: await bundleWorkflows(),
+      operations,
     });
     const workerDone = worker.run();
     workerDone.catch((err) => {
@@ -242,7 +252,15 @@ async function main(): Promise<void> {
     cleanups.push(() => janitor.stop());
 
     // Gateway.
-    const app = await buildApp({ hosts, operations, serverTypes, rebuilds, apiToken: config.server.apiToken, logger: log });
+    const app = await buildApp({
+      hosts,
+      operations,
+      serverTypes,
+      rebuilds,
+      apiToken: config.server.apiToken,
+      rebuildBlockers: () => rebuildBlockers(config),
+      logger: log,
+    });
     cleanups.push(() => app.close());
     await app.listen({ host: config.server.listen.host, port: config.server.listen.port });
     if (!config.server.apiToken) log.warn('server.api_token is empty: the operator API is open to anyone who can reach it');

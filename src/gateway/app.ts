@@ -19,6 +19,8 @@ export interface GatewayDeps {
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
   rebuilds: Pick<RebuildClient, 'start' | 'cancel'>;
   apiToken: string;
+  /** Config keys a rebuild needs that are not set (a rebuild is refused naming them). */
+  rebuildBlockers: () => string[];
   logger: Logger;
   version?: string;
 }

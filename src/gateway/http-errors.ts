@@ -13,6 +13,7 @@ const statusOf: Record<string, number> = {
   host_busy: 409,
   no_active_rebuild: 409,
   illegal_transition: 409,
+  not_configured: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
 };

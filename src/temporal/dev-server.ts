@@ -12,6 +12,7 @@ export interface DevServerOptions {
   uiPort: number | null; // 8233; null → headless
   dbPath: string | null; // data/temporal.db; null → in-memory
   namespace: string; // default
+  extraNamespaces?: readonly string[]; // also created at start (tests: one per parallel test worker)
   searchAttributes: ReadonlyArray<{ name: string; type: string }>; // defineSearchAttributeKey(...) keys
   readyTimeoutMs?: number; // default 60 s (a cold start creating a new database is slow on 2 cores)
   onLog?: (line: string) => void;
@@ -39,6 +40,7 @@ const typeNames: Record<string, string> = {
 /** The command-line arguments for `temporal server start-dev` with these options. */
 export function devServerArgs(o: DevServerOptions): string[] {
   const args = ['server', 'start-dev', '--ip', o.ip, '--port', String(o.port), '--namespace', o.namespace];
+  for (const ns of o.extraNamespaces ?? []) args.push('--namespace', ns);
   if (o.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort));
   if (o.dbPath !== null) {

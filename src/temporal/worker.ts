@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import type { Activities } from '../../activities';
+import { recordActivityFailures } from '../../activities/record-failures';
+import type { OperationStore } from '../store/operation-store';
 
 /** The workflows entry file, in the TypeScript tree or in dist/. */
 export function workflowsPath(): string {
@@ -26,6 +28,7 @@ export async function createWorker(options: {
   taskQueue: string;
   activities: Activities;
   workflowBundle: { code: string };
+  operations: OperationStore; // failed activity attempts are written to the rebuild's history
 }): Promise<Worker> {
   return Worker.create({
     connection: options.connection,
@@ -33,5 +36,6 @@ export async function createWorker(options: {
     taskQueue: options.taskQueue,
     activities: options.activities,
     workflowBundle: options.workflowBundle,
+    interceptors: { activity: [recordActivityFailures(options.operations)] },
   });
 }

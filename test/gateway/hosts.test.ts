@@ -2,7 +2,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
+import { join } from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/test-app';
+import { tempDir } from '../helpers/temp-dir';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -144,22 +146,26 @@ describe('DELETE /api/hosts/:id', () => {
 });
 
 describe('persistence', () => {
-  it('keeps registered hosts across a close and reopen of the database', async () => {
-    const created = (await register(valid)).json();
-    await register({ hostname: 'pve-um-01', mac: 'aabbccddee01', server_type: 'minisforum-um790' });
-    t.db.close();
-    const reopened = openDatabase(t.dbPath);
+  it('keeps registered hosts across a restart: close everything, reopen the database file', async () => {
+    const dir = tempDir();
+    const dbPath = join(dir.path, 'provisioning.db');
     try {
+      const first = await buildTestApp({ dbPath });
+      const created = (await first.app.inject({ method: 'POST', url: '/api/hosts', payload: valid })).json();
+      await first.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-um-01', mac: 'aabbccddee01', server_type: 'minisforum-um790' } });
+      await first.close();
+
+      const reopened = openDatabase(dbPath);
       const hosts = new HostStore(reopened).list();
+      reopened.close();
       expect(hosts.map((h) => [h.hostname, h.mac, h.serverType, h.state])).toEqual([
         ['pve-ms-03', 'aa:bb:cc:dd:ee:03', 'minisforum-ms-01', 'registered'],
         ['pve-um-01', 'aa:bb:cc:dd:ee:01', 'minisforum-um790', 'registered'],
       ]);
       expect(hosts[0]!.id).toBe(created.id);
     } finally {
-      reopened.close();
+      dir.remove();
     }
-    t.db = openDatabase(t.dbPath); // so close() has an open handle to close
   });
 });
 

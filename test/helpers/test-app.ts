@@ -17,6 +17,8 @@ import { RebuildKeyStore } from '../../src/store/rebuild-key-store';
 import { RebuildClient } from '../../src/temporal/rebuild-client';
 import type { RebuildTimeouts } from '../../src/domain/rebuild';
 import { tempDir } from './temp-dir';
+import { testNamespace } from '../setup/temporal-dev-server';
+import { WorkflowNotFoundError } from '@temporalio/client';
 
 export const testServerTypes = `
 server_types:
@@ -46,6 +48,7 @@ export interface TestApp {
   keys: RebuildKeyStore;
   pxeAllowList: PxeAllowList;
   client: Client;
+  namespace: string;
   taskQueue: string;
   timeouts: RebuildTimeouts;
   close(): Promise<void>;
@@ -53,7 +56,14 @@ export interface TestApp {
 
 /** Builds the gateway on a fresh database file; `close()` tears everything down. */
 export async function buildTestApp(
-  options: { apiToken?: string; taskQueue?: string; timeouts?: RebuildTimeouts; dbPath?: string; keyEncryptionKey?: Buffer } = {},
+  options: {
+    apiToken?: string;
+    taskQueue?: string;
+    timeouts?: RebuildTimeouts;
+    dbPath?: string;
+    keyEncryptionKey?: Buffer;
+    rebuildBlockers?: () => string[];
+  } = {},
 ): Promise<TestApp> {
   const dir = tempDir();
   const dbPath = options.dbPath ?? join(dir.path, 'provisioning.db');
@@ -62,7 +72,8 @@ export async function buildTestApp(
   writeFileSync(typesFile, testServerTypes);
   const serverTypes = new ServerTypeRegistry(typesFile);
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  const client = new Client({ connection });
+  const namespace = testNamespace();
+  const client = new Client({ connection, namespace });
   const taskQueue = options.taskQueue ?? `test-${randomBytes(6).toString('hex')}`;
   const timeouts = options.timeouts ?? shortTimeouts;
   const hosts = new HostStore(db);
@@ -73,6 +84,7 @@ export async function buildTestApp(
     serverTypes,
     rebuilds: new RebuildClient(client, taskQueue, () => timeouts),
     apiToken: options.apiToken ?? '',
+    rebuildBlockers: options.rebuildBlockers ?? (() => []),
     logger: createLogger('silent'),
   });
   await app.ready();
@@ -86,9 +98,20 @@ export async function buildTestApp(
     keys: new RebuildKeyStore(db, options.keyEncryptionKey ?? randomBytes(32)),
     pxeAllowList: new PxeAllowList(db),
     client,
+    namespace,
     taskQueue,
     timeouts,
     async close() {
+      // Leave no rebuild of this test running in the shared namespace.
+      for (const host of hosts.list()) {
+        try {
+          const handle = client.workflow.getHandle(`rebuild-${host.id}`);
+          const d = await handle.describe();
+          if (d.status.name === 'RUNNING' && d.taskQueue === taskQueue) await handle.terminate('test finished');
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
       await app.close();
       await connection.close();
       db.close();

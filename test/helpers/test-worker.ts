@@ -2,6 +2,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createActivities, type Activities, type ActivityDeps } from '../../activities';
 import { proxmoxLayout } from '../../activities/cluster-join';
+import { recordActivityFailures } from '../../activities/record-failures';
 import type { TestApp } from './test-app';
 
 export const testFingerprint = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase().padStart(2, '0')).join(':');
@@ -23,9 +24,11 @@ export async function startTestWorker(
   const activities = { ...createActivities(deps), ...options.override };
   const worker = await Worker.create({
     connection,
+    namespace: t.namespace,
     taskQueue: t.taskQueue,
     workflowBundle: { code: inject('workflowCode') },
     activities,
+    interceptors: { activity: [recordActivityFailures(t.operations)] },
   });
   const running = worker.run();
   return {

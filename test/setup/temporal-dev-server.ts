@@ -18,6 +18,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+// One namespace per parallel test worker, so `rebuild-<hostId>` ids of different test files never collide.
+const testNamespaces = Array.from({ length: 8 }, (_, i) => `test-${i + 1}`);
+
+/** The namespace of the current test worker (VITEST_POOL_ID is 1…maxWorkers among files running at once). */
+export function testNamespace(): string {
+  const pool = Number(process.env.VITEST_POOL_ID ?? '1');
+  return `test-${((pool - 1) % testNamespaces.length) + 1}`;
+}
+
 export default async function setup(project: TestProject) {
   const cliPath = findTemporalCli(process.env.TEMPORAL_CLI ?? '', process.env.PATH);
   const [server, bundle] = await Promise.all([
@@ -28,6 +37,7 @@ export default async function setup(project: TestProject) {
       uiPort: null,
       dbPath: null,
       namespace: 'default',
+      extraNamespaces: testNamespaces,
       searchAttributes: searchAttributeKeys,
     }),
     bundleWorkflows(),

@@ -50,6 +50,7 @@ describe('rebuild durability', () => {
     writeFileSync(bundlePath, inject('workflowCode'));
     const settings = {
       address: inject('temporalAddress'),
+      namespace: t.namespace,
       taskQueue: t.taskQueue,
       bundlePath,
       dbPath: t.dbPath,

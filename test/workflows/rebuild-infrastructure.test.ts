@@ -66,10 +66,15 @@ describe('Infrastructure registration', () => {
 
   it('keeps retrying while the service is down and ends ready with one record', async () => {
     infra.failNext(2, 503, true); // the first attempt even stores before failing: the retry must not duplicate
-    const { result } = await rebuildToResult();
+    const { id, result } = await rebuildToResult();
     expect(result.state).toBe('ready');
     expect(infra.requests).toBe(3);
     expect([...infra.records.keys()]).toEqual(['aa:bb:cc:dd:ee:07']);
+    const failures = t.operations.events(t.operations.listForHost(id)[0]!.id).filter((e) => e.kind === 'activity_failed');
+    expect(failures.map((e) => e.message)).toEqual([
+      `registerInInfrastructure attempt 1 failed (will retry): Infrastructure answered 503 to PUT ${infra.baseUrl}/api/servers/aa%3Abb%3Acc%3Add%3Aee%3A07: stand-in says 503`,
+      `registerInInfrastructure attempt 2 failed (will retry): Infrastructure answered 503 to PUT ${infra.baseUrl}/api/servers/aa%3Abb%3Acc%3Add%3Aee%3A07: stand-in says 503`,
+    ]);
   });
 
   it('fails with infrastructure_failed on a definite 4xx answer', async () => {

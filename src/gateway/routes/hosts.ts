@@ -4,6 +4,7 @@ import { parseHostname } from '../../domain/hostname';
 import { isActive } from '../../domain/host-state-machine';
 import { parseMac } from '../../domain/mac-address';
 import type { GatewayDeps } from '../app';
+import { HttpError } from '../http-errors';
 import { errorResponses } from '../schemas/common';
 import {
   CreateHostBody,
@@ -66,6 +67,10 @@ export function hostRoutes(deps: GatewayDeps) {
 
   async function startRebuild(request: FastifyRequest<{ Params: HostIdParams }>, reply: FastifyReply) {
     const host = deps.hosts.get(request.params.id);
+    const missing = deps.rebuildBlockers();
+    if (missing.length > 0) {
+      throw new HttpError(409, 'not_configured', `a rebuild needs these settings, which are empty: ${missing.join(', ')} (set them in provisioning.yaml and restart)`);
+    }
     try {
       const { workflowId, runId } = await deps.rebuilds.start(host);
       const operation = deps.operations.ensure(host.id, workflowId, runId);

@@ -1,0 +1,42 @@
+import type { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { ActivityInterceptors } from '@temporalio/worker';
+import type { OperationStore } from '../src/store/operation-store';
+
+/**
+ * Returns an activity interceptor factory that writes every failed activity attempt (with its error text and
+ * whether it will be retried) into the rebuild's operation history, so operators see retries as they happen.
+ */
+export function recordActivityFailures(operations: OperationStore) {
+  return (ctx: Context): ActivityInterceptors => ({
+    inbound: {
+      async execute(input, next) {
+        try {
+          return await next(input);
+        } catch (err) {
+          if (!(err instanceof CancelledFailure)) record(operations, ctx, input.args[0], err);
+          throw err;
+        }
+      },
+    },
+  });
+}
+
+function record(operations: OperationStore, ctx: Context, firstArg: unknown, err: unknown): void {
+  const hostId = (firstArg as { hostId?: unknown } | undefined)?.hostId;
+  const execution = ctx.info.workflowExecution;
+  if (typeof hostId !== 'number' || !execution) return;
+  const definite = err instanceof ApplicationFailure && err.nonRetryable;
+  const message = err instanceof Error ? err.message : String(err);
+  try {
+    operations.append({
+      hostId,
+      operationId: operations.byRunId(execution.runId)?.id ?? null,
+      kind: 'activity_failed',
+      message: `${ctx.info.activityType} attempt ${ctx.info.attempt} failed${definite ? '' : ' (will retry)'}: ${message}`,
+      details: { activity: ctx.info.activityType, attempt: ctx.info.attempt, retrying: !definite },
+    });
+  } catch {
+    // The history is best effort here; the failure itself still reaches the workflow.
+  }
+}
