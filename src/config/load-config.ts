@@ -13,7 +13,7 @@ import {
   checkPasswordHash,
   parseListen,
 } from './formats';
-import { ConfigError, Reader } from './reader';
+import { ConfigError, Reader, yamlErrorLines } from './reader';
 
 /** Stage timeouts of a rebuild, as ms-format duration strings (`20m`). */
 export interface StageTimeouts {
@@ -80,13 +80,10 @@ export function loadConfig(file: string, env: Env = {}): Readonly<Config> {
 export function parseConfig(text: string, file: string, env: Env = {}): Readonly<Config> {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
-    );
+    throw new ConfigError(file, yamlErrorLines(doc.errors));
   }
   const problems: string[] = [];
-  const root = Reader.root(doc.toJS(), problems);
+  const root = Reader.root(doc.toJS(), problems, 'deploy/provisioning.example.yaml');
   const base = dirname(resolve(file));
   const path = (p: string) => resolve(base, p);
 
@@ -97,17 +94,17 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   const publicUrl = server
     .string('public_url', 'http://127.0.0.1:8080', checkHttpUrl)
     .replace(/\/+$/, '');
-  const apiToken = env[configEnv.apiToken] ?? server.string('api_token', '');
+  const apiToken = server.secret('api_token', env[configEnv.apiToken]);
   server.rejectUnknown();
 
   const pxe = root.section('pxe');
   const pxeEnabled = pxe.boolean('enabled', false);
   const pxeInterface = pxe.string('interface', '', (v) => (v === '' ? null : checkInterfaceName(v)));
   const pxeSubnet = pxe.string('subnet', '', (v) => (v === '' ? null : checkIpv4Cidr(v)));
-  if (pxeEnabled && pxeInterface === '' && pxe.raw('interface') === undefined) {
+  if (pxeEnabled && pxeInterface === '' && !pxe.hasProblem('interface')) {
     pxe.problem('interface', 'required when pxe.enabled is true (the NIC facing the bare-metal hosts, e.g. eth0)');
   }
-  if (pxeEnabled && pxeSubnet === '' && pxe.raw('subnet') === undefined) {
+  if (pxeEnabled && pxeSubnet === '' && !pxe.hasProblem('subnet')) {
     pxe.problem('subnet', 'required when pxe.enabled is true (the LAN CIDR, e.g. 192.168.1.0/24)');
   }
   pxe.rejectUnknown();
@@ -117,7 +114,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   const joinFingerprint = proxmox
     .string('join_fingerprint', '', (v) => (v === '' ? null : checkFingerprint(v)))
     .toUpperCase();
-  const joinPassword = env[configEnv.joinPassword] ?? proxmox.string('join_password', '');
+  const joinPassword = proxmox.secret('join_password', env[configEnv.joinPassword]);
   const sshPort = proxmox.integer('ssh_port', 22, 1, 65535);
   proxmox.rejectUnknown();
 
@@ -151,18 +148,19 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   const devIp = dev.string('ip', '127.0.0.1', (v) => (checkHostOrIp(v) === null ? null : `expected an IP address, got ${JSON.stringify(v)}`));
   const devPort = dev.integer('port', 7233, 1, 65535);
   const devUiPort = dev.integer('ui_port', 8233, 1, 65535);
-  const cliPath = env[configEnv.temporalCli] ?? dev.string('cli_path', '');
+  const cliPath = dev.secret('cli_path', env[configEnv.temporalCli]);
   const devDbPath = path(dev.string('db_path', `${dataDir}/temporal.db`, (v) => (v.trim() ? null : 'must not be empty')));
   if (devPort === devUiPort) dev.problem('ui_port', `must differ from temporal.dev_server.port (${devPort})`);
   dev.rejectUnknown();
-  const defaultUiUrl = address === '' ? `http://${devIp === '0.0.0.0' ? '127.0.0.1' : devIp}:${devUiPort}` : '';
+  const uiHost = devIp === '0.0.0.0' ? '127.0.0.1' : devIp === '::' ? '[::1]' : devIp.includes(':') ? `[${devIp}]` : devIp;
+  const defaultUiUrl = address === '' ? `http://${uiHost}:${devUiPort}` : '';
   const uiUrl = (temporal.string('ui_url', '', (v) => (v === '' ? null : checkHttpUrl(v))) || defaultUiUrl).replace(/\/+$/, '');
   temporal.rejectUnknown();
 
   const serverTypesFile = path(root.string('server_types_file', './server-types.yaml', (v) => (v.trim() ? null : 'must not be empty')));
 
   const secrets = root.section('secrets');
-  const keyEncryptionKey = env[configEnv.keyEncryptionKey] ?? secrets.string('key_encryption_key', '');
+  const keyEncryptionKey = secrets.secret('key_encryption_key', env[configEnv.keyEncryptionKey]);
   if (keyEncryptionKey !== '' && !/^[0-9a-fA-F]{64}$/.test(keyEncryptionKey)) {
     secrets.problem('key_encryption_key', 'expected 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`), got a value that is not');
   }

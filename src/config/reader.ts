@@ -31,21 +31,28 @@ export class Reader {
     private readonly node: Plain,
     private readonly path: string,
     private readonly problems: string[],
+    private readonly example: string,
   ) {}
 
-  /** Wraps a document root; a non-mapping root is itself a problem. */
-  static root(doc: unknown, problems: string[]): Reader {
-    if (doc === null || doc === undefined) return new Reader({}, '', problems);
+  /** Wraps a document root; a non-mapping root is itself a problem. `example` is named in unknown-key errors. */
+  static root(doc: unknown, problems: string[], example: string): Reader {
+    if (doc === null || doc === undefined) return new Reader({}, '', problems, example);
     if (!isPlainObject(doc)) {
       problems.push(`expected a YAML mapping at the top level, got ${Array.isArray(doc) ? 'a list' : show(doc)}`);
-      return new Reader({}, '', problems);
+      return new Reader({}, '', problems, example);
     }
-    return new Reader(doc, '', problems);
+    return new Reader(doc, '', problems, example);
   }
 
   /** The dotted path of `key` under this reader. */
   keyPath(key: string): string {
     return this.path ? `${this.path}.${key}` : key;
+  }
+
+  /** True when a problem was already recorded for `key` (so a follow-up check does not pile on). */
+  hasProblem(key: string): boolean {
+    const prefix = `${this.keyPath(key)}:`;
+    return this.problems.some((p) => p.startsWith(prefix));
   }
 
   /** Records a problem for `key`. */
@@ -62,17 +69,23 @@ export class Reader {
   /** A nested mapping; a missing section reads as empty. */
   section(key: string): Reader {
     const value = this.raw(key);
-    if (value === undefined || value === null) return new Reader({}, this.keyPath(key), this.problems);
+    if (value === undefined || value === null) return new Reader({}, this.keyPath(key), this.problems, this.example);
     if (!isPlainObject(value)) {
       this.problem(key, `expected a mapping of keys, got ${show(value)}`);
-      return new Reader({}, this.keyPath(key), this.problems);
+      return new Reader({}, this.keyPath(key), this.problems, this.example);
     }
-    return new Reader(value, this.keyPath(key), this.problems);
+    return new Reader(value, this.keyPath(key), this.problems, this.example);
   }
 
   /** The keys present in this mapping. */
   keys(): string[] {
     return Object.keys(this.node);
+  }
+
+  /** A secret: the environment value when set (the file's key is still read, so it is not "unknown"), else the file's. */
+  secret(key: string, envValue: string | undefined): string {
+    const fromFile = this.string(key, '');
+    return envValue !== undefined && envValue !== '' ? envValue : fromFile;
   }
 
   /** A string; `fallback` when absent. `check` returns a problem text (without the key) or null. */
@@ -128,7 +141,16 @@ export class Reader {
   /** Records an "unknown key" problem for every key never read, so typos do not pass silently. */
   rejectUnknown(): void {
     for (const key of Object.keys(this.node)) {
-      if (!this.seen.has(key)) this.problem(key, 'unknown key (check the spelling against deploy/provisioning.example.yaml)');
+      if (!this.seen.has(key)) this.problem(key, `unknown key (check the spelling against ${this.example})`);
     }
   }
+}
+
+/** One line per YAML parse error: what is wrong and where. */
+export function yamlErrorLines(errors: ReadonlyArray<{ message: string; linePos?: [{ line: number; col: number }, ...unknown[]] | undefined }>): string[] {
+  return errors.map((e) => {
+    const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    const pos = e.linePos?.[0];
+    return `YAML syntax error at line ${pos?.line ?? '?'}, column ${pos?.col ?? '?'}: ${what}`;
+  });
 }

@@ -3,7 +3,7 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { hostnameProblem } from '../domain/hostname';
-import { ConfigError, Reader } from './reader';
+import { ConfigError, Reader, yamlErrorLines } from './reader';
 
 export const filesystems = ['ext4', 'xfs', 'zfs', 'btrfs'] as const;
 export type Filesystem = (typeof filesystems)[number];
@@ -31,13 +31,10 @@ export interface ServerType {
 export function parseServerTypes(text: string, file: string): ServerType[] {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `YAML syntax error at line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
-    );
+    throw new ConfigError(file, yamlErrorLines(doc.errors));
   }
   const problems: string[] = [];
-  const root = Reader.root(doc.toJS(), problems);
+  const root = Reader.root(doc.toJS(), problems, 'deploy/server-types.example.yaml');
   const types = root.section('server_types');
   root.rejectUnknown();
   const result: ServerType[] = [];
@@ -61,7 +58,7 @@ export function parseServerTypes(text: string, file: string): ServerType[] {
     const managementNic = t.string('management_nic', '', (v) =>
       /^[A-Za-z0-9_.-]{1,15}$/.test(v) ? null : `expected an interface name like enp2s0, got ${JSON.stringify(v)}`,
     );
-    if (managementNic === '' && t.raw('management_nic') === undefined) t.problem('management_nic', 'required: the NIC name on this hardware, e.g. enp2s0');
+    if (managementNic === '' && !t.hasProblem('management_nic')) t.problem('management_nic', 'required: the NIC name on this hardware, e.g. enp2s0');
     const gpu = t.boolean('gpu', false);
     const hostnamePrefix = t.string('hostname_prefix', '', (v) => {
       const problem = hostnameProblem(v);

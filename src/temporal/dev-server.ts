@@ -72,7 +72,9 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
     });
   });
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-  const address = `${o.ip === '0.0.0.0' ? '127.0.0.1' : o.ip}:${o.port}`;
+  const host = o.ip === '0.0.0.0' ? '127.0.0.1' : o.ip === '::' ? '::1' : o.ip;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const address = `${hostPart}:${o.port}`;
 
   try {
     await Promise.race([waitUntilServing(address, o.readyTimeoutMs ?? 60_000, () => exited !== null), spawnError]);
@@ -85,7 +87,7 @@ export async function startDevServer(o: DevServerOptions): Promise<DevServer> {
 
   return {
     address,
-    uiUrl: o.uiPort === null ? null : `http://${o.ip === '0.0.0.0' ? '127.0.0.1' : o.ip}:${o.uiPort}`,
+    uiUrl: o.uiPort === null ? null : `http://${hostPart}:${o.uiPort}`,
     pid: child.pid!,
     stop: () => stopChild(child, exit),
   };

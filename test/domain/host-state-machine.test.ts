@@ -37,10 +37,10 @@ describe('host state machine', () => {
     expect([...hostStates]).toEqual(states);
   });
 
-  it('covers all 81 pairs: 16 allowed and 65 forbidden', () => {
+  it('covers all 81 pairs: 15 allowed and 66 forbidden', () => {
     expect(pairs).toHaveLength(81);
-    expect(allowedPairs).toHaveLength(16);
-    expect(forbiddenPairs).toHaveLength(65);
+    expect(allowedPairs).toHaveLength(15);
+    expect(forbiddenPairs).toHaveLength(66);
   });
 });
 

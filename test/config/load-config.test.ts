@@ -1,0 +1,377 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../../src/config/load-config';
+import { ConfigError } from '../../src/config/reader';
+import { tempDir } from '../helpers/temp-dir';
+
+const exampleFile = resolve(__dirname, '../../deploy/provisioning.example.yaml');
+const exampleText = readFileSync(exampleFile, 'utf8');
+const FILE = 'provisioning.yaml';
+const unknownKey = 'unknown key (check the spelling against deploy/provisioning.example.yaml)';
+const fingerprint = Array.from({ length: 32 }, (_, i) => (i * 7 + 10).toString(16).padStart(2, '0')).join(':');
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error('expected a ConfigError, nothing was thrown');
+}
+
+describe('parseConfig', () => {
+  it('loads the example file with its values and the defaults', () => {
+    const config = parseConfig(exampleText, FILE, {});
+    expect(config.file).toBe(resolve(FILE));
+    expect(config.server).toEqual({
+      listen: { host: '0.0.0.0', port: 8080 },
+      publicUrl: 'http://192.168.1.100:8080',
+      apiToken: '',
+    });
+    expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24' });
+    expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22 });
+    expect(config.credentials).toEqual({ rootPasswordHash: '' });
+    expect(config.infrastructure).toEqual({
+      baseUrl: '',
+      serverTypeMap: { 'minisforum-ms-01': 'ms-01', 'minisforum-um790': 'um790' },
+    });
+    expect(config.temporal.address).toBe('');
+    expect(config.temporal.namespace).toBe('default');
+    expect(config.temporal.taskQueue).toBe('provisioning');
+    expect(config.temporal.uiUrl).toBe('http://127.0.0.1:8233');
+    expect(config.temporal.devServer).toMatchObject({ ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '' });
+    expect(config.secrets).toEqual({ keyEncryptionKey: '' });
+    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m' });
+  });
+
+  it('loads the example file from disk with paths next to it', () => {
+    const config = loadConfig(exampleFile, {});
+    const dir = resolve(__dirname, '../../deploy');
+    expect(config.file).toBe(exampleFile);
+    expect(config.dataDir).toBe(join(dir, 'data'));
+    expect(config.database.path).toBe(join(dir, 'data', 'provisioning.db'));
+    expect(config.temporal.devServer.dbPath).toBe(join(dir, 'data', 'temporal.db'));
+    expect(config.serverTypesFile).toBe(join(dir, 'server-types.yaml'));
+  });
+
+  it.each([
+    ['an empty file', ''],
+    ['a file of comments only', '# nothing set\n'],
+    ['a file with empty sections', 'server:\npxe:\ntemporal:\n  dev_server:\ntimeouts:\n'],
+  ])('gives the defaults for %s', (_name, text) => {
+    const config = parseConfig(text, FILE, {});
+    const base = resolve('.');
+    expect(config.dataDir).toBe(join(base, 'data'));
+    expect(config.server).toEqual({ listen: { host: '0.0.0.0', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', apiToken: '' });
+    expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '' });
+    expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22 });
+    expect(config.infrastructure).toEqual({ baseUrl: '', serverTypeMap: {} });
+    expect(config.database.path).toBe(join(base, 'data', 'provisioning.db'));
+    expect(config.temporal).toEqual({
+      address: '',
+      namespace: 'default',
+      taskQueue: 'provisioning',
+      uiUrl: 'http://127.0.0.1:8233',
+      devServer: { ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '', dbPath: join(base, 'data', 'temporal.db') },
+    });
+    expect(config.serverTypesFile).toBe(join(base, 'server-types.yaml'));
+    expect(config.secrets).toEqual({ keyEncryptionKey: '' });
+    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m' });
+  });
+
+  it('normalises values: trailing slashes, upper-case fingerprint, ":port" listen', () => {
+    const config = parseConfig(
+      [
+        'server:',
+        '  listen: ":9090"',
+        '  public_url: "http://pxe.lan:9090///"',
+        'proxmox:',
+        `  join_fingerprint: "${fingerprint}"`,
+        'infrastructure:',
+        '  base_url: "https://infra.lan/api/"',
+        'temporal:',
+        '  ui_url: "http://temporal.lan:8233/"',
+      ].join('\n'),
+      FILE,
+      {},
+    );
+    expect(config.server.listen).toEqual({ host: '0.0.0.0', port: 9090 });
+    expect(config.server.publicUrl).toBe('http://pxe.lan:9090');
+    expect(config.proxmox.joinFingerprint).toBe(fingerprint.toUpperCase());
+    expect(config.infrastructure.baseUrl).toBe('https://infra.lan/api');
+    expect(config.temporal.uiUrl).toBe('http://temporal.lan:8233');
+  });
+
+  it('brackets an IPv6 dev server address in the default UI link', () => {
+    const config = parseConfig('temporal:\n  dev_server:\n    ip: "::1"\n', FILE, {});
+    expect(config.temporal.uiUrl).toBe('http://[::1]:8233');
+  });
+
+  it('leaves the UI link empty when an external Temporal server is used', () => {
+    const config = parseConfig('temporal:\n  address: "temporal.lan:7233"\n', FILE, {});
+    expect(config.temporal.address).toBe('temporal.lan:7233');
+    expect(config.temporal.uiUrl).toBe('');
+  });
+
+  it('accepts pxe enabled with an interface and a subnet', () => {
+    const config = parseConfig('pxe:\n  enabled: true\n  interface: enp2s0\n  subnet: 10.0.0.0/8\n', FILE, {});
+    expect(config.pxe).toEqual({ enabled: true, interface: 'enp2s0', subnet: '10.0.0.0/8' });
+  });
+
+  it('takes secrets from the environment when the file does not set them', () => {
+    const key = 'ab'.repeat(32);
+    const config = parseConfig('', FILE, {
+      PROVISIONING_API_TOKEN: 'env-token',
+      PROVISIONING_JOIN_PASSWORD: 'env-password',
+      PROVISIONING_KEY_ENCRYPTION_KEY: key,
+      TEMPORAL_CLI: '/opt/temporal',
+    });
+    expect(config.server.apiToken).toBe('env-token');
+    expect(config.proxmox.joinPassword).toBe('env-password');
+    expect(config.secrets.keyEncryptionKey).toBe(key);
+    expect(config.temporal.devServer.cliPath).toBe('/opt/temporal');
+  });
+
+  it('takes secrets from the file when the environment does not set them', () => {
+    const config = parseConfig('server:\n  api_token: file-token\nproxmox:\n  join_password: file-password\n', FILE, {});
+    expect(config.server.apiToken).toBe('file-token');
+    expect(config.proxmox.joinPassword).toBe('file-password');
+  });
+
+  it('lets PROVISIONING_API_TOKEN and PROVISIONING_JOIN_PASSWORD win over the file', () => {
+    const config = parseConfig('server:\n  api_token: file-token\nproxmox:\n  join_password: file-password\n', FILE, {
+      PROVISIONING_API_TOKEN: 'env-token',
+      PROVISIONING_JOIN_PASSWORD: 'env-password',
+    });
+    expect(config.server.apiToken).toBe('env-token');
+    expect(config.proxmox.joinPassword).toBe('env-password');
+  });
+
+  it('loads the example file with the secrets in the environment', () => {
+    const config = parseConfig(exampleText, FILE, {
+      PROVISIONING_API_TOKEN: 'env-token',
+      PROVISIONING_JOIN_PASSWORD: 'env-password',
+    });
+    expect(config.server.apiToken).toBe('env-token');
+    expect(config.proxmox.joinPassword).toBe('env-password');
+  });
+
+  it('returns a deeply frozen object', () => {
+    const config = parseConfig(exampleText, FILE, {});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.server)).toBe(true);
+    expect(Object.isFrozen(config.server.listen)).toBe(true);
+    expect(Object.isFrozen(config.pxe)).toBe(true);
+    expect(Object.isFrozen(config.proxmox)).toBe(true);
+    expect(Object.isFrozen(config.infrastructure)).toBe(true);
+    expect(Object.isFrozen(config.infrastructure.serverTypeMap)).toBe(true);
+    expect(Object.isFrozen(config.temporal)).toBe(true);
+    expect(Object.isFrozen(config.temporal.devServer)).toBe(true);
+    expect(Object.isFrozen(config.timeouts)).toBe(true);
+    expect(() => {
+      (config.server.listen as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  describe('rejects an invalid key with one exact message line', () => {
+    it.each([
+      ['server.listen', 'server:\n  listen: "8080"\n', 'server.listen: expected host:port like 0.0.0.0:8080, got "8080"'],
+      [
+        'server.listen (port out of range)',
+        'server:\n  listen: "0.0.0.0:70000"\n',
+        'server.listen: expected host:port like 0.0.0.0:8080, got "0.0.0.0:70000"',
+      ],
+      [
+        'server.public_url (not http)',
+        'server:\n  public_url: "ftp://pxe.lan"\n',
+        'server.public_url: expected an http:// or https:// URL like http://192.168.1.100:8080, got "ftp://pxe.lan"',
+      ],
+      [
+        'server.public_url (query)',
+        'server:\n  public_url: "http://pxe.lan:8080/?a=1"\n',
+        'server.public_url: expected a base URL without query or fragment, got "http://pxe.lan:8080/?a=1"',
+      ],
+      ['server (not a mapping)', 'server: 5\n', 'server: expected a mapping of keys, got 5'],
+      ['pxe.enabled (not a boolean)', 'pxe:\n  enabled: yes\n', 'pxe.enabled: expected true or false, got "yes"'],
+      ['pxe.subnet', 'pxe:\n  subnet: "192.168.1"\n', 'pxe.subnet: expected a CIDR like 192.168.1.0/24, got "192.168.1"'],
+      ['pxe.subnet (prefix > 32)', 'pxe:\n  subnet: "192.168.1.0/33"\n', 'pxe.subnet: expected a CIDR like 192.168.1.0/24, got "192.168.1.0/33"'],
+      [
+        'pxe.interface',
+        'pxe:\n  interface: "this-is-far-too-long0"\n',
+        'pxe.interface: expected a network interface name like eth0 or enp2s0, got "this-is-far-too-long0"',
+      ],
+      [
+        'pxe.interface (missing when enabled)',
+        'pxe:\n  enabled: true\n  subnet: 192.168.1.0/24\n',
+        'pxe.interface: required when pxe.enabled is true (the NIC facing the bare-metal hosts, e.g. eth0)',
+      ],
+      [
+        'pxe.subnet (missing when enabled)',
+        'pxe:\n  enabled: true\n  interface: eth0\n',
+        'pxe.subnet: required when pxe.enabled is true (the LAN CIDR, e.g. 192.168.1.0/24)',
+      ],
+      [
+        'proxmox.existing_node',
+        'proxmox:\n  existing_node: "not a host!"\n',
+        'proxmox.existing_node: expected an IP address or DNS name like 192.168.1.10, got "not a host!"',
+      ],
+      [
+        'proxmox.join_fingerprint',
+        'proxmox:\n  join_fingerprint: "AB:CD"\n',
+        'proxmox.join_fingerprint: expected a SHA-256 certificate fingerprint like AB:CD:…(32 hex pairs) from `pvenode cert info` on the existing node, got "AB:CD"',
+      ],
+      ['proxmox.ssh_port', 'proxmox:\n  ssh_port: 0\n', 'proxmox.ssh_port: expected a whole number from 1 to 65535, got 0'],
+      [
+        'credentials.root_password_hash',
+        'credentials:\n  root_password_hash: "hunter2"\n',
+        'credentials.root_password_hash: expected a crypt(3) hash like $6$… from `mkpasswd -m sha-512`, got a value that is not one',
+      ],
+      [
+        'infrastructure.base_url',
+        'infrastructure:\n  base_url: "infra.lan"\n',
+        'infrastructure.base_url: expected an http:// or https:// URL like http://192.168.1.100:8080, got "infra.lan"',
+      ],
+      [
+        'infrastructure.server_type_map entry',
+        'infrastructure:\n  server_type_map:\n    minisforum-ms-01: " "\n',
+        'infrastructure.server_type_map.minisforum-ms-01: expected an Infrastructure server type id',
+      ],
+      ['temporal.address', 'temporal:\n  address: "localhost"\n', 'temporal.address: expected host:port like 127.0.0.1:7233, got "localhost"'],
+      ['temporal.namespace', 'temporal:\n  namespace: "-bad"\n', 'temporal.namespace: expected a namespace name like default, got "-bad"'],
+      [
+        'temporal.dev_server.port (out of range)',
+        'temporal:\n  dev_server:\n    port: 70000\n',
+        'temporal.dev_server.port: expected a whole number from 1 to 65535, got 70000',
+      ],
+      [
+        'temporal.dev_server.ui_port (equal to port)',
+        'temporal:\n  dev_server:\n    port: 9000\n    ui_port: 9000\n',
+        'temporal.dev_server.ui_port: must differ from temporal.dev_server.port (9000)',
+      ],
+      ['data_dir (blank)', 'data_dir: " "\n', 'data_dir: must not be empty'],
+      [
+        'timeouts.pxe_boot',
+        'timeouts:\n  pxe_boot: "20 minutes"\n',
+        'timeouts.pxe_boot: expected a duration like 90s, 20m or 1h, got "20 minutes"',
+      ],
+      ['timeouts.install (zero)', 'timeouts:\n  install: 0m\n', 'timeouts.install: expected a duration like 90s, 20m or 1h, got "0m"'],
+      [
+        'secrets.key_encryption_key',
+        'secrets:\n  key_encryption_key: "abc"\n',
+        'secrets.key_encryption_key: expected 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`), got a value that is not',
+      ],
+      ['an unknown top-level key', 'data_dri: ./data\n', `data_dri: ${unknownKey}`],
+      ['an unknown nested key (typo)', 'server:\n  public_ulr: "http://pxe.lan"\n', `server.public_ulr: ${unknownKey}`],
+      ['an unknown deeply nested key', 'temporal:\n  dev_server:\n    uiport: 8234\n', `temporal.dev_server.uiport: ${unknownKey}`],
+      ['a YAML syntax error', 'server:\n  listen: "0.0.0.0:8080\n', 'YAML syntax error at line 3, column 1: Missing closing "quote'],
+      ['a duplicate key', 'data_dir: a\ndata_dir: b\n', 'YAML syntax error at line 2, column 1: Map keys must be unique'],
+      ['pxe.interface empty while enabled', 'pxe:\n  enabled: true\n  interface: ""\n  subnet: 10.0.0.0/24\n', 'pxe.interface: required when pxe.enabled is true (the NIC facing the bare-metal hosts, e.g. eth0)'],
+      ['pxe.subnet with no value while enabled', 'pxe:\n  enabled: true\n  interface: eth0\n  subnet:\n', 'pxe.subnet: required when pxe.enabled is true (the LAN CIDR, e.g. 192.168.1.0/24)'],
+      ['a list as the root', '- a\n- b\n', 'expected a YAML mapping at the top level, got a list'],
+      ['a scalar as the root', '42\n', 'expected a YAML mapping at the top level, got 42'],
+    ])('%s', (_name, text, problem) => {
+      const err = configError(() => parseConfig(text, FILE, {}));
+      expect(err.code).toBe('invalid_config');
+      expect(err.name).toBe('ConfigError');
+      expect(err.file).toBe(FILE);
+      expect(err.problems).toEqual([problem]);
+      expect(err.message).toBe(`${FILE}: ${problem}`);
+    });
+  });
+
+  it('rejects an invalid PROVISIONING_KEY_ENCRYPTION_KEY from the environment', () => {
+    const err = configError(() => parseConfig('', FILE, { PROVISIONING_KEY_ENCRYPTION_KEY: 'short' }));
+    expect(err.problems).toEqual([
+      'secrets.key_encryption_key: expected 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`), got a value that is not',
+    ]);
+  });
+
+  it('lists every problem in one error, in file order', () => {
+    const text = [
+      'data_dri: ./data',
+      'pxe:',
+      '  subnet: "192.168.1"',
+      'temporal:',
+      '  dev_server:',
+      '    port: 0',
+      'timeouts:',
+      '  join: 15',
+    ].join('\n');
+    const err = configError(() => parseConfig(text, FILE, {}));
+    const problems = [
+      'pxe.subnet: expected a CIDR like 192.168.1.0/24, got "192.168.1"',
+      'temporal.dev_server.port: expected a whole number from 1 to 65535, got 0',
+      'timeouts.join: expected a duration like 90s, 20m or 1h, got "15"',
+      `data_dri: ${unknownKey}`,
+    ];
+    expect(err.problems).toHaveLength(4);
+    expect(err.problems).toEqual(problems);
+    expect(err.message).toBe(problems.map((p) => `${FILE}: ${p}`).join('\n'));
+  });
+});
+
+describe('loadConfig', () => {
+  let dir: ReturnType<typeof tempDir>;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => {
+    dir.remove();
+  });
+
+  it('resolves relative paths against the config file directory', () => {
+    const sub = join(dir.path, 'etc');
+    mkdirSync(sub);
+    const file = join(sub, 'provisioning.yaml');
+    writeFileSync(
+      file,
+      [
+        'data_dir: ./state',
+        'server_types_file: ../types/server-types.yaml',
+        'temporal:',
+        '  dev_server:',
+        '    db_path: ./temporal/dev.db',
+      ].join('\n'),
+    );
+    const config = loadConfig(file, {});
+    expect(config.file).toBe(file);
+    expect(config.dataDir).toBe(join(sub, 'state'));
+    expect(config.database.path).toBe(join(sub, 'state', 'provisioning.db'));
+    expect(config.serverTypesFile).toBe(join(dir.path, 'types', 'server-types.yaml'));
+    expect(config.temporal.devServer.dbPath).toBe(join(sub, 'temporal', 'dev.db'));
+  });
+
+  it('resolves an explicit database path and keeps absolute paths as they are', () => {
+    const file = join(dir.path, 'provisioning.yaml');
+    writeFileSync(file, 'data_dir: /var/lib/provisioning\ndatabase:\n  path: db/hosts.db\n');
+    const config = loadConfig(file, {});
+    expect(config.dataDir).toBe('/var/lib/provisioning');
+    expect(config.database.path).toBe(join(dir.path, 'db', 'hosts.db'));
+    expect(config.temporal.devServer.dbPath).toBe('/var/lib/provisioning/temporal.db');
+  });
+
+  it('passes the environment through', () => {
+    const file = join(dir.path, 'provisioning.yaml');
+    writeFileSync(file, '');
+    expect(loadConfig(file, { PROVISIONING_API_TOKEN: 't0ken' }).server.apiToken).toBe('t0ken');
+  });
+
+  it('names the file in every problem line', () => {
+    const file = join(dir.path, 'provisioning.yaml');
+    writeFileSync(file, 'pxe:\n  enabled: 1\n');
+    const err = configError(() => loadConfig(file, {}));
+    expect(err.file).toBe(file);
+    expect(err.message).toBe(`${file}: pxe.enabled: expected true or false, got 1`);
+  });
+
+  it('throws a ConfigError naming the file and ENOENT when the file is missing', () => {
+    const file = join(dir.path, 'missing.yaml');
+    const err = configError(() => loadConfig(file, {}));
+    expect(err.code).toBe('invalid_config');
+    expect(err.file).toBe(file);
+    expect(err.problems).toEqual(['cannot read the file: ENOENT']);
+    expect(err.message).toBe(`${file}: cannot read the file: ENOENT`);
+  });
+});
