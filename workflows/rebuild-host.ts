@@ -231,7 +231,9 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
 
   async function awaitBootEvent(kind: BootEventKind, timeout: string): Promise<void> {
     const laterOrSame = bootEvents.slice(bootEvents.indexOf(kind));
-    const arrived = await condition(() => laterOrSame.some((k) => received[k] !== undefined), timeout);
+    const arrived = await condition(() => laterOrSame.some((k) => received[k] !== undefined), timeout, {
+      summary: `wait for ${kind} from ${input.mac} (up to ${timeout})`,
+    });
     await recordIgnoredEvents();
     if (!arrived) throw new RebuildFailed('stage_timeout', timeoutMessage(kind, input.mac, timeout));
     const event = received[kind];
