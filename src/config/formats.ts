@@ -84,3 +84,29 @@ export function checkPasswordHash(text: string): string | null {
     ? null
     : `expected a crypt(3) hash like $6$… from \`mkpasswd -m sha-512\`, got a value that is not one`;
 }
+
+/** A DNS domain of at least one label, each 1-63 of [A-Za-z0-9-], not starting or ending with "-". */
+export function checkDomain(text: string): string | null {
+  const ok = text.length <= 200 && text.split('.').every((l) => hostLabel.test(l)) && !/^\d+$/.test(text.split('.').at(-1)!);
+  return ok ? null : `expected a DNS domain like home.arpa or lab.example.com, got ${JSON.stringify(text)}`;
+}
+
+// The HTML e-mail regex the installer checks mailto against (proxmox.md §1.1).
+const emailPattern = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+export function isInstallerEmail(text: string): boolean {
+  return emailPattern.test(text) && text !== 'mail@example.invalid';
+}
+
+export function checkEmail(text: string): string | null {
+  return isInstallerEmail(text) ? null : `expected an e-mail address like ops@lab.example (not mail@example.invalid), got ${JSON.stringify(text)}`;
+}
+
+/** True for UTC or an IANA zone this Node.js knows (Proxmox's ISO carries the same tz database). */
+export function isTimezone(text: string): boolean {
+  return text === 'UTC' || Intl.supportedValuesOf('timeZone').includes(text);
+}
+
+export function checkTimezone(text: string): string | null {
+  return isTimezone(text) ? null : `expected UTC or a time zone like Europe/Vienna, got ${JSON.stringify(text)}`;
+}

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import {
+  checkDomain,
   checkDuration,
+  checkEmail,
   checkFingerprint,
   checkHostOrIp,
   checkHostPort,
@@ -11,6 +13,7 @@ import {
   checkIpv4Cidr,
   checkListen,
   checkPasswordHash,
+  checkTimezone,
   parseListen,
 } from './formats';
 import { ConfigError, Reader, yamlErrorLines } from './reader';
@@ -23,6 +26,21 @@ export interface StageTimeouts {
   phoneHome: string; // first-boot phone-home after the install
   join: string; // the whole cluster join
 }
+
+/** Values every answer file carries (proxmox.md §1.1). */
+export interface InstallSettings {
+  domain: string; // home.arpa → fqdn pve-ms-03.home.arpa
+  country: string; // us (ISO 3166 alpha-2, lower-case)
+  keyboard: string; // en-us
+  timezone: string; // UTC or an IANA zone
+  mailto: string; // root@home.arpa
+}
+
+/** Keyboard layouts the Proxmox installer accepts (proxmox.md §1.1). */
+export const keyboards = [
+  'de', 'de-ch', 'dk', 'en-gb', 'en-us', 'es', 'fi', 'fr', 'fr-be', 'fr-ca', 'fr-ch', 'hu', 'is', 'it', 'jp', 'lt', 'mk',
+  'nl', 'no', 'pl', 'pt', 'pt-br', 'se', 'si', 'tr',
+] as const;
 
 /** The service configuration, validated and frozen. Secrets may come from the environment only. */
 export interface Config {
@@ -51,6 +69,8 @@ export interface Config {
     devServer: { ip: string; port: number; uiPort: number; cliPath: string; dbPath: string };
   };
   serverTypesFile: string;
+  images: { dir: string }; // <dir>/<image name>/{vmlinuz, initrd.img, *.iso}
+  install: InstallSettings;
   secrets: { keyEncryptionKey: string }; // '' → generated once into dataDir
   timeouts: StageTimeouts;
 }
@@ -159,6 +179,21 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
 
   const serverTypesFile = path(root.string('server_types_file', './server-types.yaml', (v) => (v.trim() ? null : 'must not be empty')));
 
+  const imagesSection = root.section('images');
+  const imagesDir = path(imagesSection.string('dir', `${dataDir}/images`, (v) => (v.trim() ? null : 'must not be empty')));
+  imagesSection.rejectUnknown();
+
+  const inst = root.section('install');
+  const domain = inst.string('domain', 'home.arpa', checkDomain);
+  const install: InstallSettings = {
+    domain,
+    country: inst.string('country', 'us', (v) => (/^[a-z]{2}$/.test(v) ? null : `expected a lower-case ISO 3166 country code like us or at, got ${JSON.stringify(v)}`)),
+    keyboard: inst.oneOf('keyboard', keyboards, 'en-us'),
+    timezone: inst.string('timezone', 'UTC', checkTimezone),
+    mailto: inst.string('mailto', `root@${domain}`, checkEmail),
+  };
+  inst.rejectUnknown();
+
   const secrets = root.section('secrets');
   const keyEncryptionKey = secrets.secret('key_encryption_key', env[configEnv.keyEncryptionKey]);
   if (keyEncryptionKey !== '' && !/^[0-9a-fA-F]{64}$/.test(keyEncryptionKey)) {
@@ -197,6 +232,8 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
       devServer: { ip: devIp, port: devPort, uiPort: devUiPort, cliPath, dbPath: devDbPath },
     },
     serverTypesFile,
+    images: { dir: imagesDir },
+    install,
     secrets: { keyEncryptionKey },
     timeouts,
   });

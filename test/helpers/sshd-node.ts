@@ -1,10 +1,9 @@
 // A stand-in Proxmox node: Debian's real sshd on a loopback port with its own host key, an authorized_keys file
 // in a temp dir, and the scripted `pvecm` (test/fixtures/pvecm) first on its PATH.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { utils } from 'ssh2';
 import type { RemoteLayout } from '../../activities/cluster-join';
 import { freePort } from '../setup/temporal-dev-server';
 import { tempDir } from './temp-dir';
@@ -59,8 +58,10 @@ export async function startStandInNode(expectedPassword: string): Promise<StandI
   writeFileSync(join(dir, 'mode'), 'success');
   writeFileSync(join(dir, 'root/.ssh/authorized_keys'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherOperatorKeyStaysPut00000000000000000 operator@laptop\n');
 
-  const host = utils.generateKeyPairSync('ed25519');
-  writeFileSync(join(dir, 'ssh_host_ed25519_key'), host.private, { mode: 0o600 });
+  // OpenSSH's own ssh-keygen, so sshd always loads the key it made.
+  const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'standin-host', '-f', join(dir, 'ssh_host_ed25519_key')]);
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
+  const hostPublicKey = readFileSync(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim();
   const port = await freePort();
   writeFileSync(
     join(dir, 'sshd_config'),
@@ -95,7 +96,7 @@ export async function startStandInNode(expectedPassword: string): Promise<StandI
   return {
     port,
     dir,
-    hostKey: host.public.trim(),
+    hostKey: hostPublicKey,
     layout: {
       corosyncConf: join(dir, 'etc/pve/corosync.conf'),
       authorizedKeysFiles: [join(dir, 'root/.ssh/authorized_keys'), join(dir, 'etc/pve/priv/authorized_keys')],

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logging';
 import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
+import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
 import { waitForEvent, waitForState } from '../helpers/wait-for';
@@ -16,20 +17,14 @@ import { waitForEvent, waitForState } from '../helpers/wait-for';
 const password = 'peer-root-pw-0c0c';
 let t: TestApp;
 let node: StandInNode;
-let stopWorker: () => Promise<void>;
 
 async function setup(timeouts: Partial<RebuildTimeouts>, sshPort?: number) {
-  t = await buildTestApp({ timeouts: { ...shortTimeouts, ...timeouts } });
-  node = await startStandInNode(password);
-  stopWorker = (
-    await startTestWorker(t, { join: { password, sshPort: sshPort ?? node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } })
-  ).stop;
+  t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, ...timeouts } }), (app) => app.close());
+  node = resources.add(await startStandInNode(password), (n) => n.stop());
+  resources.add(await startTestWorker(t, { join: { password, sshPort: sshPort ?? node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } }), (w) => w.stop());
 }
-afterEach(async () => {
-  await stopWorker();
-  await node.stop();
-  await t.close();
-});
+const resources = new Resources();
+afterEach(() => resources.releaseAll());
 
 async function start() {
   const res = await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-05', mac: 'aa:bb:cc:dd:ee:05', server_type: 'minisforum-ms-01' } });

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pxeBootedSignal, rebuildProgressQuery } from '../../workflows/messages';
 import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { rebuildStartedHere } from '../helpers/started-here';
+import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker } from '../helpers/test-worker';
 import { waitForState } from '../helpers/wait-for';
@@ -11,16 +12,13 @@ import { parseMac } from '../../src/domain/mac-address';
 import { readableHistory } from '../helpers/history';
 
 let t: TestApp;
-let stopWorker: () => Promise<void>;
 
 async function setup(timeouts = shortTimeouts) {
-  t = await buildTestApp({ timeouts });
-  stopWorker = (await startTestWorker(t)).stop;
+  t = resources.add(await buildTestApp({ timeouts }), (app) => app.close());
+  resources.add(await startTestWorker(t), (w) => w.stop());
 }
-afterEach(async () => {
-  await stopWorker?.();
-  await t?.close();
-});
+const resources = new Resources();
+afterEach(() => resources.releaseAll());
 
 async function registerHost(hostname = 'pve-ms-03', mac = 'aa:bb:cc:dd:ee:03'): Promise<number> {
   const res = await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname, mac, server_type: 'minisforum-ms-01' } });

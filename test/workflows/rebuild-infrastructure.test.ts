@@ -5,6 +5,7 @@ import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { startInfrastructureStandIn, type InfrastructureStandIn } from '../helpers/infrastructure-standin';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
+import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
 import { waitForState } from '../helpers/wait-for';
@@ -13,25 +14,18 @@ const password = 'peer-root-pw-77aa';
 let t: TestApp;
 let node: StandInNode;
 let infra: InfrastructureStandIn;
-let stopWorker: () => Promise<void>;
 
 beforeEach(async () => {
-  t = await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } });
-  node = await startStandInNode(password);
-  infra = await startInfrastructureStandIn();
-  stopWorker = (
-    await startTestWorker(t, {
+  t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } }), (app) => app.close());
+  node = resources.add(await startStandInNode(password), (n) => n.stop());
+  infra = resources.add(await startInfrastructureStandIn(), (i) => i.stop());
+  resources.add(await startTestWorker(t, {
       join: { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint },
       infrastructure: { baseUrl: infra.baseUrl, serverTypeMap: { 'minisforum-ms-01': 'ms-01' } },
-    })
-  ).stop;
+    }), (w) => w.stop());
 });
-afterEach(async () => {
-  await stopWorker();
-  await infra.stop();
-  await node.stop();
-  await t.close();
-});
+const resources = new Resources();
+afterEach(() => resources.releaseAll());
 
 async function rebuildToResult(serverType = 'minisforum-ms-01') {
   const res = await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-07', mac: 'aa:bb:cc:dd:ee:07', server_type: serverType } });

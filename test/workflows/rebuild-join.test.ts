@@ -7,6 +7,7 @@ import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { readableHistory } from '../helpers/history';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
+import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
 import { waitForState } from '../helpers/wait-for';
@@ -14,20 +15,14 @@ import { waitForState } from '../helpers/wait-for';
 const password = 'peer-root-pw-5e2a9c';
 let t: TestApp;
 let node: StandInNode;
-let stopWorker: () => Promise<void>;
 
 beforeEach(async () => {
-  t = await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } });
-  node = await startStandInNode(password);
-  stopWorker = (
-    await startTestWorker(t, { join: { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } })
-  ).stop;
+  t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } }), (app) => app.close());
+  node = resources.add(await startStandInNode(password), (n) => n.stop());
+  resources.add(await startTestWorker(t, { join: { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } }), (w) => w.stop());
 });
-afterEach(async () => {
-  await stopWorker();
-  await node.stop();
-  await t.close();
-});
+const resources = new Resources();
+afterEach(() => resources.releaseAll());
 
 /** Registers and starts a rebuild, installs the rebuild key on the stand-in as the installer would, and drives the boot events. */
 async function driveToFirstBoot(hostKeys: Record<string, string> = { ed25519: node.hostKey }) {
