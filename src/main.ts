@@ -11,6 +11,8 @@ import { loadConfig, type Config } from './config/load-config';
 import { ConfigError } from './config/reader';
 import { ServerTypeRegistry } from './config/server-types';
 import { buildApp } from './gateway/app';
+import { BootTokens } from './gateway/boot-tokens';
+import { ImageLibrary } from './images/image-library';
 import { createLogger, type Logger } from './logging';
 import { openDatabase } from './store/database';
 import { HostStore } from './store/host-store';
@@ -79,8 +81,10 @@ function keyEncryptionKey(config: Config, log: Logger): Buffer {
 }
 
 /** Settings a rebuild cannot succeed without, named as in provisioning.yaml. */
-function rebuildBlockers(config: Config): string[] {
+function rebuildBlockers(config: Config, images: ImageLibrary): string[] {
   const missing: string[] = [];
+  if (!config.credentials.rootPasswordHash) missing.push('credentials.root_password_hash');
+  if (images.list().length === 0) missing.push(`a boot image in ${config.images.dir} (see README: preparing a boot image)`);
   if (!config.proxmox.existingNode) missing.push('proxmox.existing_node');
   if (!config.proxmox.joinFingerprint) missing.push('proxmox.join_fingerprint');
   if (!config.proxmox.joinPassword) missing.push('proxmox.join_password (or PROVISIONING_JOIN_PASSWORD)');
@@ -155,7 +159,10 @@ async function main(): Promise<void> {
     });
     const hosts = new HostStore(db);
     const operations = new OperationStore(db);
-    const keys = new RebuildKeyStore(db, keyEncryptionKey(config, log));
+    const secret = keyEncryptionKey(config, log);
+    const keys = new RebuildKeyStore(db, secret);
+    mkdirSync(config.images.dir, { recursive: true });
+    const images = new ImageLibrary(config.images.dir);
     const pxeAllowList = new PxeAllowList(db);
 
     // Server types, hot-reloaded.
@@ -258,8 +265,16 @@ async function main(): Promise<void> {
       serverTypes,
       rebuilds,
       apiToken: config.server.apiToken,
-      rebuildBlockers: () => rebuildBlockers(config),
+      rebuildBlockers: () => rebuildBlockers(config, images),
       logger: log,
+      pxeAllowList,
+      keys,
+      images,
+      tokens: new BootTokens(secret),
+      publicUrl: config.server.publicUrl,
+      install: config.install,
+      rootPasswordHash: config.credentials.rootPasswordHash,
+      firstBootDeadlineSeconds: 900,
     });
     cleanups.push(() => app.close());
     await app.listen({ host: config.server.listen.host, port: config.server.listen.port });

@@ -47,5 +47,5 @@ export function buildAnswer(i: AnswerInput): Record<string, unknown> {
 
 /** Returns the answer file as TOML text. */
 export function renderAnswerFile(i: AnswerInput): string {
-  return stringify(buildAnswer(i)) + '\n';
+  return stringify(buildAnswer(i));
 }

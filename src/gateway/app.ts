@@ -1,4 +1,5 @@
 import swagger from '@fastify/swagger';
+import staticFiles from '@fastify/static';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServerTypeRegistry } from '../config/server-types';
@@ -8,16 +9,18 @@ import type { OperationStore } from '../store/operation-store';
 import type { RebuildClient } from '../temporal/rebuild-client';
 import { errorBody, handleError } from './http-errors';
 import { requireOperatorToken } from './plugins/operator-auth';
+import { bootRoutes, type BootDeps } from './routes/boot';
 import { hostRoutes } from './routes/hosts';
+import { imageRoutes } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
 import { ErrorSchema } from './schemas/common';
 
 /** What the gateway needs; main.ts builds it, tests pass real stores on temp files. */
-export interface GatewayDeps {
+export interface GatewayDeps extends BootDeps {
   hosts: HostStore;
   operations: OperationStore;
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
-  rebuilds: Pick<RebuildClient, 'start' | 'cancel'>;
+  rebuilds: Pick<RebuildClient, 'start' | 'cancel' | 'deliver'>;
   apiToken: string;
   /** Config keys a rebuild needs that are not set (a rebuild is refused naming them). */
   rebuildBlockers: () => string[];
@@ -53,7 +56,15 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     operator.removeContentTypeParser('text/plain'); // the operator API speaks JSON only: anything else is 415
     await operator.register(hostRoutes(deps));
     await operator.register(serverTypeRoutes(deps));
+    await operator.register(imageRoutes(deps));
   });
+
+  // What booting and freshly installed hosts call, and the boot images they download (Range, streamed).
+  await app.register(async (boot) => {
+    boot.removeContentTypeParser('text/plain');
+    await boot.register(bootRoutes(deps));
+  });
+  await app.register(staticFiles, { root: deps.images.dir, prefix: '/images/', decorateReply: false, index: false, list: false, dotfiles: 'deny' });
 
   return app;
 }

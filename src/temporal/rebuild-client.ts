@@ -4,12 +4,36 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import { NoActiveRebuildError, RebuildInProgressError } from '../domain/errors';
 import type { Host } from '../domain/host';
 import type { RebuildProgress, RebuildTimeouts } from '../domain/rebuild';
-import { rebuildProgressQuery } from '../../workflows/messages';
+import {
+  answerServedSignal,
+  installedSignal,
+  phonedHomeSignal,
+  pxeBootedSignal,
+  rebuildProgressQuery,
+  type BootEventMeta,
+} from '../../workflows/messages';
+import type { InstalledReport, PhoneHomeReport } from '../domain/rebuild';
 import type { rebuildHostWorkflow } from '../../workflows/rebuild-host';
 import { HOST_ID, HOST_MAC, HOST_STATE, HOSTNAME } from '../../workflows/search-attributes';
+
+/** The payload of each boot event. */
+export interface BootSignalArgs {
+  pxeBooted: BootEventMeta;
+  answerServed: BootEventMeta;
+  installed: BootEventMeta & InstalledReport;
+  phonedHome: BootEventMeta & PhoneHomeReport;
+}
+
+const bootSignals = {
+  pxeBooted: pxeBootedSignal,
+  answerServed: answerServedSignal,
+  installed: installedSignal,
+  phonedHome: phonedHomeSignal,
+};
 
 /** The workflow id of a host's rebuild: also the per-host lock (two running rebuilds cannot share it). */
 export const rebuildWorkflowId = (hostId: number) => `rebuild-${hostId}`;
@@ -64,6 +88,16 @@ export class RebuildClient {
   async progress(hostId: number): Promise<RebuildProgress> {
     try {
       return await this.handle(hostId).query(rebuildProgressQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NoActiveRebuildError(hostId);
+      throw err;
+    }
+  }
+
+  /** Sends a boot event to the host's running rebuild (a plain signal: a late event never starts a rebuild). */
+  async deliver<K extends keyof BootSignalArgs>(hostId: number, kind: K, payload: BootSignalArgs[K]): Promise<void> {
+    try {
+      await this.handle(hostId).signal(bootSignals[kind] as SignalDefinition<[BootSignalArgs[K]]>, payload);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NoActiveRebuildError(hostId);
       throw err;

@@ -1,14 +1,16 @@
 // buildTestApp(): the real gateway on a real SQLite file and a real Temporal client (the suite's dev server).
 // Real: SQLite, Fastify, Temporal. Fake: nothing; server types come from a temp YAML file.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
 import { ServerTypeRegistry } from '../../src/config/server-types';
 import { buildApp } from '../../src/gateway/app';
-import { createLogger } from '../../src/logging';
+import { createLogger, type Logger } from '../../src/logging';
+import { BootTokens } from '../../src/gateway/boot-tokens';
+import { ImageLibrary } from '../../src/images/image-library';
 import { openDatabase, type Database } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
 import { OperationStore } from '../../src/store/operation-store';
@@ -36,6 +38,9 @@ server_types:
     hostname_prefix: pve-um
 `;
 
+// openssl passwd -6 -salt Zc3xS0Gd1pG8r9Qe provisioning-test
+export const testPasswordHash = '$6$Zc3xS0Gd1pG8r9Qe$FRr1Gc16G4e6CM5U1Q5WZQIsXWlKmOu/DKlGnXhT6y3iKA7hfv4DFKRrPlRn8ZmtCYvLOQvhr1MIrwUND6Q94.';
+
 export const shortTimeouts: RebuildTimeouts = { pxeBoot: '1m', answerFetch: '1m', install: '1m', phoneHome: '1m', join: '1m' };
 
 export interface TestApp {
@@ -47,6 +52,8 @@ export interface TestApp {
   operations: OperationStore;
   keys: RebuildKeyStore;
   pxeAllowList: PxeAllowList;
+  images: ImageLibrary;
+  tokens: BootTokens;
   client: Client;
   namespace: string;
   taskQueue: string;
@@ -63,6 +70,8 @@ export async function buildTestApp(
     dbPath?: string;
     keyEncryptionKey?: Buffer;
     rebuildBlockers?: () => string[];
+    publicUrl?: string;
+    logger?: Logger;
   } = {},
 ): Promise<TestApp> {
   const dir = tempDir();
@@ -78,6 +87,13 @@ export async function buildTestApp(
   const timeouts = options.timeouts ?? shortTimeouts;
   const hosts = new HostStore(db);
   const operations = new OperationStore(db);
+  const keyEncryptionKey = options.keyEncryptionKey ?? randomBytes(32);
+  const keys = new RebuildKeyStore(db, keyEncryptionKey);
+  const pxeAllowList = new PxeAllowList(db);
+  const imagesDir = join(dir.path, 'images');
+  mkdirSync(imagesDir);
+  const images = new ImageLibrary(imagesDir);
+  const tokens = new BootTokens(keyEncryptionKey);
   const app = await buildApp({
     hosts,
     operations,
@@ -85,7 +101,15 @@ export async function buildTestApp(
     rebuilds: new RebuildClient(client, taskQueue, () => timeouts),
     apiToken: options.apiToken ?? '',
     rebuildBlockers: options.rebuildBlockers ?? (() => []),
-    logger: createLogger('silent'),
+    logger: options.logger ?? createLogger('silent'),
+    pxeAllowList,
+    keys,
+    images,
+    tokens,
+    publicUrl: options.publicUrl ?? 'http://127.0.0.1:8080',
+    install: { domain: 'lab.example', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'ops@lab.example' },
+    rootPasswordHash: testPasswordHash,
+    firstBootDeadlineSeconds: 60,
   });
   await app.ready();
   return {
@@ -95,8 +119,10 @@ export async function buildTestApp(
     dbPath,
     hosts,
     operations,
-    keys: new RebuildKeyStore(db, options.keyEncryptionKey ?? randomBytes(32)),
-    pxeAllowList: new PxeAllowList(db),
+    keys,
+    pxeAllowList,
+    images,
+    tokens,
     client,
     namespace,
     taskQueue,
