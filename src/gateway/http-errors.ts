@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../domain/errors';
+import { redactUrl } from '../logging';
 
 /** HTTP status of each domain error code; codes not listed are 400. */
 const statusOf: Record<string, number> = {
@@ -70,6 +71,6 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
   if (status >= 400 && status < 500) {
     return reply.status(status).send(errorBody('invalid_request', err.message.replace(/^FST_\w+: /, '')));
   }
-  request.log.error({ err, method: request.method, url: request.url }, 'request failed');
+  request.log.error({ err, method: request.method, url: redactUrl(request.url) }, 'request failed');
   return reply.status(500).send(errorBody('internal', 'internal error; the server log has the details'));
 }
