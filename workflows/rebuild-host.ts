@@ -107,9 +107,10 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
   try {
     await quick.beginRebuild({ hostId: input.hostId, hostname: input.hostname });
     key = await generateKey(input);
-    await enterState('pxe_ready', `rebuild key ready; waiting for ${input.mac} to PXE boot`);
+    // Allow first, then announce: a host that PXE boots the moment it shows pxe_ready gets the installer.
     await quick.allowPxeBoot({ hostId: input.hostId, mac: input.mac });
     pxeAllowed = true;
+    await enterState('pxe_ready', `rebuild key ready; waiting for ${input.mac} to PXE boot`);
 
     await awaitBootEvent('pxeBooted', input.timeouts.pxeBoot);
     await awaitBootEvent('answerServed', input.timeouts.answerFetch);
