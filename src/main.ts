@@ -2,6 +2,8 @@
 // Ctrl-C / SIGTERM drains the worker, closes the gateway, stops the dev server and closes the database.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
@@ -13,6 +15,7 @@ import { ServerTypeRegistry } from './config/server-types';
 import { buildApp } from './gateway/app';
 import { BootTokens } from './gateway/boot-tokens';
 import { ImageLibrary } from './images/image-library';
+import { DnsmasqSupervisor, renderDnsmasqConfig, testDnsmasqConfig } from './pxe/dnsmasq';
 import { createLogger, type Logger } from './logging';
 import { openDatabase } from './store/database';
 import { HostStore } from './store/host-store';
@@ -78,6 +81,50 @@ function keyEncryptionKey(config: Config, log: Logger): Buffer {
   writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   log.info({ file }, 'generated the key-encryption key for rebuild keys');
   return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+/** Writes and checks the dnsmasq config, then starts the supervised dnsmasq; throws naming the key to fix. */
+async function startPxe(config: Config, allowList: PxeAllowList, log: Logger): Promise<DnsmasqSupervisor> {
+  const host = new URL(config.server.publicUrl).hostname.replace(/^\[|\]$/g, '');
+  const serverIp = isIP(host) ? host : (await lookup(host, { family: 4 })).address;
+  for (const file of ['undionly.kpxe', 'ipxe.efi']) {
+    if (!existsSync(join(config.pxe.tftpRoot, file))) {
+      throw new Error(`${config.file}: pxe.tftp_root: ${config.pxe.tftpRoot} has no ${file} (install Debian's ipxe package or set pxe.tftp_root)`);
+    }
+  }
+  if (!existsSync(config.pxe.dnsmasqPath)) {
+    throw new Error(`${config.file}: pxe.dnsmasq_path: ${config.pxe.dnsmasqPath} does not exist (install Debian's dnsmasq-base or set pxe.dnsmasq_path)`);
+  }
+  const dir = join(config.dataDir, 'pxe');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const configFile = join(dir, 'dnsmasq.conf');
+  const hostsDir = join(dir, 'hosts');
+  writeFileSync(
+    configFile,
+    renderDnsmasqConfig({
+      interface: config.pxe.interface,
+      subnet: config.pxe.subnet,
+      serverIp,
+      publicUrl: config.server.publicUrl,
+      hostsDir,
+      tftpRoot: config.pxe.tftpRoot,
+      leaseFile: join(dir, 'dnsmasq.leases'),
+    }),
+    { mode: 0o644 },
+  );
+  const problem = testDnsmasqConfig(config.pxe.dnsmasqPath, configFile);
+  if (problem) throw new Error(`the generated dnsmasq config ${configFile} failed dnsmasq --test: ${problem}`);
+  const supervisor = new DnsmasqSupervisor({
+    binary: config.pxe.dnsmasqPath,
+    configFile,
+    hostsDir,
+    allowedMacs: () => allowList.list().map((a) => a.mac),
+    log,
+  });
+  allowList.onChange(() => supervisor.sync());
+  supervisor.start();
+  log.info({ interface: config.pxe.interface, subnet: config.pxe.subnet, serverIp }, 'PXE proxy-DHCP running');
+  return supervisor;
 }
 
 /** Settings a rebuild cannot succeed without, named as in provisioning.yaml. */
@@ -182,6 +229,14 @@ async function main(): Promise<void> {
     );
     serverTypes.watch();
     cleanups.push(() => serverTypes.close());
+
+    // PXE: dnsmasq as proxy-DHCP/TFTP, answering only MACs on the allow-list.
+    if (config.pxe.enabled) {
+      const dnsmasq = await startPxe(config, pxeAllowList, log.child({ component: 'pxe' }));
+      cleanups.push(() => dnsmasq.stop());
+    } else {
+      log.info('pxe.enabled is false: no dnsmasq; hosts must be pointed at /ipxe/<mac> some other way');
+    }
 
     // Temporal: the embedded dev server unless temporal.address points at one.
     installTemporalRuntime(log);

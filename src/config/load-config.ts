@@ -51,7 +51,7 @@ export interface Config {
     publicUrl: string; // http://192.168.1.100:8080 (no trailing slash)
     apiToken: string; // '' → operator API open (a warning is logged)
   };
-  pxe: { enabled: boolean; interface: string; subnet: string };
+  pxe: { enabled: boolean; interface: string; subnet: string; dnsmasqPath: string; tftpRoot: string };
   proxmox: {
     existingNode: string; // 192.168.1.10
     joinFingerprint: string; // AA:BB:… upper-case
@@ -127,6 +127,8 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   if (pxeEnabled && pxeSubnet === '' && !pxe.hasProblem('subnet')) {
     pxe.problem('subnet', 'required when pxe.enabled is true (the LAN CIDR, e.g. 192.168.1.0/24)');
   }
+  const dnsmasqPath = pxe.string('dnsmasq_path', '/usr/sbin/dnsmasq', (v) => (v.startsWith('/') ? null : `expected an absolute path like /usr/sbin/dnsmasq, got ${JSON.stringify(v)}`));
+  const tftpRoot = path(pxe.string('tftp_root', '/usr/lib/ipxe', (v) => (v.trim() ? null : 'must not be empty')));
   pxe.rejectUnknown();
 
   const proxmox = root.section('proxmox');
@@ -219,7 +221,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     file: resolve(file),
     dataDir,
     server: { listen, publicUrl, apiToken },
-    pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet },
+    pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet, dnsmasqPath, tftpRoot },
     proxmox: { existingNode, joinFingerprint, joinPassword, sshPort },
     credentials: { rootPasswordHash },
     infrastructure: { baseUrl: infraBaseUrl, serverTypeMap },

@@ -19,6 +19,7 @@ interface AllowRow {
 /** The MACs allowed to PXE boot right now. The boot endpoints and the dnsmasq host file read it. */
 export class PxeAllowList {
   private readonly byMac;
+  private readonly listeners = new Set<() => void>();
 
   constructor(
     private readonly db: Database,
@@ -35,11 +36,24 @@ export class PxeAllowList {
          ON CONFLICT (mac) DO UPDATE SET host_id = excluded.host_id, workflow_id = excluded.workflow_id, allowed_at = excluded.allowed_at`,
       )
       .run(mac, hostId, workflowId, this.now().toISOString());
+    this.changed();
+  }
+
+  /** Calls `listener` after every allow or revoke in this process; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   /** Revokes `mac`; returns false when it was not allowed. */
   revoke(mac: MacAddress): boolean {
-    return this.db.prepare('DELETE FROM pxe_allow WHERE mac = ?').run(mac).changes > 0;
+    const removed = this.db.prepare('DELETE FROM pxe_allow WHERE mac = ?').run(mac).changes > 0;
+    if (removed) this.changed();
+    return removed;
   }
 
   find(mac: MacAddress): PxeAllowance | undefined {

@@ -30,7 +30,8 @@ describe('parseConfig', () => {
       publicUrl: 'http://192.168.1.100:8080',
       apiToken: '',
     });
-    expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24' });
+    expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
+    expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
     expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22 });
     expect(config.credentials).toEqual({ rootPasswordHash: '' });
     expect(config.infrastructure).toEqual({
@@ -65,7 +66,9 @@ describe('parseConfig', () => {
     const base = resolve('.');
     expect(config.dataDir).toBe(join(base, 'data'));
     expect(config.server).toEqual({ listen: { host: '0.0.0.0', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', apiToken: '' });
-    expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '' });
+    expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
+    expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
+    expect(config.images).toEqual({ dir: join(base, 'data', 'images') });
     expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22 });
     expect(config.infrastructure).toEqual({ baseUrl: '', serverTypeMap: {} });
     expect(config.database.path).toBe(join(base, 'data', 'provisioning.db'));
@@ -117,7 +120,7 @@ describe('parseConfig', () => {
 
   it('accepts pxe enabled with an interface and a subnet', () => {
     const config = parseConfig('pxe:\n  enabled: true\n  interface: enp2s0\n  subnet: 10.0.0.0/8\n', FILE, {});
-    expect(config.pxe).toEqual({ enabled: true, interface: 'enp2s0', subnet: '10.0.0.0/8' });
+    expect(config.pxe).toEqual({ enabled: true, interface: 'enp2s0', subnet: '10.0.0.0/8', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
   });
 
   it('takes secrets from the environment when the file does not set them', () => {
@@ -267,6 +270,12 @@ describe('parseConfig', () => {
       ['an unknown deeply nested key', 'temporal:\n  dev_server:\n    uiport: 8234\n', `temporal.dev_server.uiport: ${unknownKey}`],
       ['a YAML syntax error', 'server:\n  listen: "0.0.0.0:8080\n', 'YAML syntax error at line 3, column 1: Missing closing "quote'],
       ['a duplicate key', 'data_dir: a\ndata_dir: b\n', 'YAML syntax error at line 2, column 1: Map keys must be unique'],
+      ['install.domain', 'install:\n  domain: "-lab"\n', 'install.domain: expected a DNS domain like home.arpa or lab.example.com, got "-lab"'],
+      ['install.country', 'install:\n  country: USA\n', 'install.country: expected a lower-case ISO 3166 country code like us or at, got "USA"'],
+      ['install.keyboard', 'install:\n  keyboard: us\n', 'install.keyboard: expected one of de, de-ch, dk, en-gb, en-us, es, fi, fr, fr-be, fr-ca, fr-ch, hu, is, it, jp, lt, mk, nl, no, pl, pt, pt-br, se, si, tr, got "us"'],
+      ['install.timezone', 'install:\n  timezone: Europe/Atlantis\n', 'install.timezone: expected UTC or a time zone like Europe/Vienna, got "Europe/Atlantis"'],
+      ['install.mailto', 'install:\n  mailto: mail@example.invalid\n', 'install.mailto: expected an e-mail address like ops@lab.example (not mail@example.invalid), got "mail@example.invalid"'],
+      ['pxe.dnsmasq_path', 'pxe:\n  dnsmasq_path: dnsmasq\n', 'pxe.dnsmasq_path: expected an absolute path like /usr/sbin/dnsmasq, got "dnsmasq"'],
       ['pxe.interface empty while enabled', 'pxe:\n  enabled: true\n  interface: ""\n  subnet: 10.0.0.0/24\n', 'pxe.interface: required when pxe.enabled is true (the NIC facing the bare-metal hosts, e.g. eth0)'],
       ['pxe.subnet with no value while enabled', 'pxe:\n  enabled: true\n  interface: eth0\n  subnet:\n', 'pxe.subnet: required when pxe.enabled is true (the LAN CIDR, e.g. 192.168.1.0/24)'],
       ['a list as the root', '- a\n- b\n', 'expected a YAML mapping at the top level, got a list'],
