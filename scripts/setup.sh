@@ -54,6 +54,8 @@ if [ "${1:-}" = "--test" ]; then
   [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
   [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
   command -v curl >/dev/null || need+=(curl)
+  # The browser tests drive Debian's Chromium with playwright-core (no browser download).
+  [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing Debian packages for the tests: ${need[*]}"

@@ -12,7 +12,10 @@ import { proxmoxLayout } from '../activities/cluster-join';
 import { loadConfig, type Config } from './config/load-config';
 import { ConfigError } from './config/reader';
 import { ServerTypeRegistry } from './config/server-types';
+import { EventHub } from './dashboard/event-hub';
+import { hostUpdateRenderer } from './dashboard/render-update';
 import { buildApp } from './gateway/app';
+import { FeedStore } from './store/feed-store';
 import { BootTokens } from './gateway/boot-tokens';
 import { ImageLibrary } from './images/image-library';
 import { DnsmasqSupervisor, renderDnsmasqConfig, testDnsmasqConfig } from './pxe/dnsmasq';
@@ -330,6 +333,8 @@ async function main(): Promise<void> {
       install: config.install,
       rootPasswordHash: config.credentials.rootPasswordHash,
       firstBootDeadlineSeconds: 900,
+      hub: new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations)),
+      temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
     });
     cleanups.push(() => app.close());
     await app.listen({ host: config.server.listen.host, port: config.server.listen.port });

@@ -11,6 +11,7 @@ export interface Host {
   ipAddress: string | null; // 192.168.1.53, once the host phoned home
   hardwareId: string | null; // DMI system UUID, once the host phoned home
   machineId: string | null; // /etc/machine-id of the installed system
+  sshHostKeys: Record<string, string> | null; // { ed25519: 'ssh-ed25519 AAAA…' } from the installer's webhook
   createdAt: string; // ISO-8601
   updatedAt: string;
 }

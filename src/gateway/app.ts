@@ -10,13 +10,14 @@ import type { RebuildClient } from '../temporal/rebuild-client';
 import { errorBody, handleError } from './http-errors';
 import { requireOperatorToken } from './plugins/operator-auth';
 import { bootRoutes, type BootDeps } from './routes/boot';
+import { dashboardRoutes, type DashboardDeps } from './routes/dashboard';
 import { hostRoutes } from './routes/hosts';
 import { imageRoutes } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
 import { ErrorSchema } from './schemas/common';
 
 /** What the gateway needs; main.ts builds it, tests pass real stores on temp files. */
-export interface GatewayDeps extends BootDeps {
+export interface GatewayDeps extends BootDeps, DashboardDeps {
   hosts: HostStore;
   operations: OperationStore;
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
@@ -58,6 +59,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     await operator.register(serverTypeRoutes(deps));
     await operator.register(imageRoutes(deps));
   });
+
+  // The dashboard: pages, SSE, static assets. Streams end before the server closes, or close() would wait on them.
+  app.addHook('preClose', async () => deps.hub.closeAll());
+  await app.register(dashboardRoutes(deps, () => undefined));
 
   // What booting and freshly installed hosts call, and the boot images they download (Range, streamed).
   await app.register(async (boot) => {

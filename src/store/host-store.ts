@@ -13,6 +13,7 @@ interface HostRow {
   ip_address: string | null;
   hardware_id: string | null;
   machine_id: string | null;
+  ssh_host_keys: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -27,6 +28,7 @@ function toHost(row: HostRow): Host {
     ipAddress: row.ip_address,
     hardwareId: row.hardware_id,
     machineId: row.machine_id,
+    sshHostKeys: row.ssh_host_keys === null ? null : (JSON.parse(row.ssh_host_keys) as Record<string, string>),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

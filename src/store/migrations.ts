@@ -81,4 +81,31 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'dashboard feed: one row per host change, written by triggers (works across processes)',
+    sql: `
+      CREATE TABLE feed (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        host_id INTEGER NOT NULL,
+        kind    TEXT NOT NULL CHECK (kind IN ('changed', 'deleted'))
+      );
+      CREATE TRIGGER feed_host_inserted AFTER INSERT ON hosts BEGIN
+        INSERT INTO feed (host_id, kind) VALUES (NEW.id, 'changed');
+      END;
+      CREATE TRIGGER feed_host_updated AFTER UPDATE ON hosts BEGIN
+        INSERT INTO feed (host_id, kind) VALUES (NEW.id, 'changed');
+      END;
+      CREATE TRIGGER feed_host_deleted AFTER DELETE ON hosts BEGIN
+        INSERT INTO feed (host_id, kind) VALUES (OLD.id, 'deleted');
+      END;
+      CREATE TRIGGER feed_operation_updated AFTER UPDATE ON operations BEGIN
+        INSERT INTO feed (host_id, kind) VALUES (NEW.host_id, 'changed');
+      END;
+      CREATE TRIGGER feed_event_inserted AFTER INSERT ON operation_events BEGIN
+        INSERT INTO feed (host_id, kind) VALUES (NEW.host_id, 'changed');
+      END;
+    `,
+  },
 ];

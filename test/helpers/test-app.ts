@@ -11,6 +11,9 @@ import { buildApp } from '../../src/gateway/app';
 import { createLogger, type Logger } from '../../src/logging';
 import { BootTokens } from '../../src/gateway/boot-tokens';
 import { ImageLibrary } from '../../src/images/image-library';
+import { EventHub, type EventHubOptions } from '../../src/dashboard/event-hub';
+import { hostUpdateRenderer } from '../../src/dashboard/render-update';
+import { FeedStore } from '../../src/store/feed-store';
 import { openDatabase, type Database } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
 import { OperationStore } from '../../src/store/operation-store';
@@ -54,6 +57,7 @@ export interface TestApp {
   pxeAllowList: PxeAllowList;
   images: ImageLibrary;
   tokens: BootTokens;
+  hub: EventHub;
   client: Client;
   namespace: string;
   taskQueue: string;
@@ -72,6 +76,7 @@ export async function buildTestApp(
     rebuildBlockers?: () => string[];
     publicUrl?: string;
     logger?: Logger;
+    hubOptions?: EventHubOptions;
   } = {},
 ): Promise<TestApp> {
   const dir = tempDir();
@@ -94,6 +99,7 @@ export async function buildTestApp(
   mkdirSync(imagesDir);
   const images = new ImageLibrary(imagesDir);
   const tokens = new BootTokens(keyEncryptionKey);
+  const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations), options.hubOptions);
   const app = await buildApp({
     hosts,
     operations,
@@ -110,6 +116,8 @@ export async function buildTestApp(
     install: { domain: 'lab.example', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'ops@lab.example' },
     rootPasswordHash: testPasswordHash,
     firstBootDeadlineSeconds: 60,
+    hub,
+    temporalUi: { uiUrl: 'http://127.0.0.1:8233', namespace },
   });
   await app.ready();
   return {
@@ -123,6 +131,7 @@ export async function buildTestApp(
     pxeAllowList,
     images,
     tokens,
+    hub,
     client,
     namespace,
     taskQueue,

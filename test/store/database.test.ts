@@ -37,7 +37,7 @@ describe('openDatabase', () => {
     const raw = new BetterSqlite3(path);
     raw.pragma('user_version = 999');
     raw.close();
-    expect(() => openDatabase(path)).toThrow('database schema version 999 is newer than this build knows (1); refusing to touch it');
+    expect(() => openDatabase(path)).toThrow('database schema version 999 is newer than this build knows (2); refusing to touch it');
   });
 
   it('rolls back a failing migration as a whole', () => {
@@ -45,9 +45,9 @@ describe('openDatabase', () => {
     const path = join(dir.path, 'p.db');
     openDatabase(path).close();
     const db = new BetterSqlite3(path);
-    const broken = [...migrations, { version: 2, name: 'broken', sql: 'CREATE TABLE extra (id INTEGER); SELECT * FROM no_such_table;' }];
+    const broken = [...migrations, { version: migrations.length + 1, name: 'broken', sql: 'CREATE TABLE extra (id INTEGER); SELECT * FROM no_such_table;' }];
     expect(() => migrate(db, broken)).toThrow(/no such table/);
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(migrations.length);
     expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'extra'").get()).toEqual({ n: 0 });
     db.close();
     expect(readFileSync(path).length).toBeGreaterThan(0);

@@ -1,0 +1,158 @@
+// The dashboard's static CSS and JS, served by the gateway (no front-end build step).
+
+export const dashboardCss = `
+:root { --bg:#f6f7f9; --fg:#1b1f24; --muted:#5b6570; --card:#fff; --line:#d8dde3; --ok:#1a7f37; --busy:#9a6700; --bad:#cf222e; --idle:#57606a; --accent:#0969da; }
+@media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --fg:#e6edf3; --muted:#9da7b1; --card:#161b22; --line:#30363d; --ok:#3fb950; --busy:#d29922; --bad:#f85149; --idle:#8b949e; --accent:#58a6ff; } }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--fg); }
+a { color:var(--accent); }
+.top { display:flex; align-items:center; gap:1rem; padding:.7rem 1rem; border-bottom:1px solid var(--line); background:var(--card); }
+.brand { font-weight:700; text-decoration:none; color:var(--fg); }
+.connection { margin-left:auto; color:var(--busy); font-weight:600; }
+main { padding:1rem; max-width:1200px; margin:0 auto; }
+.toolbar form { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; }
+.toolbar { display:flex; flex-wrap:wrap; gap:1rem; align-items:end; justify-content:space-between; margin-bottom:1rem; }
+label { display:flex; flex-direction:column; gap:.2rem; font-size:.85rem; color:var(--muted); }
+input, select, button { font:inherit; padding:.35rem .5rem; border:1px solid var(--line); border-radius:6px; background:var(--card); color:var(--fg); }
+button { cursor:pointer; }
+button.danger { color:var(--bad); }
+.grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(260px, 1fr)); gap:.8rem; }
+.tile, .operation, .facts, .stepper-section, .register { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.8rem; }
+.tile { border-left:6px solid var(--idle); }
+.tone-ok { border-left-color:var(--ok); } .tone-busy { border-left-color:var(--busy); } .tone-bad { border-left-color:var(--bad); }
+.tile header, .detail-head { display:flex; justify-content:space-between; gap:.5rem; align-items:baseline; flex-wrap:wrap; }
+.hostname { font-weight:700; font-size:1.05rem; }
+.state { font-weight:600; }
+.tone-ok .state { color:var(--ok); } .tone-busy .state { color:var(--busy); } .tone-bad .state { color:var(--bad); } .tone-idle .state { color:var(--idle); }
+dl { display:grid; grid-template-columns:max-content 1fr; gap:.15rem .8rem; margin:.5rem 0; }
+dt { color:var(--muted); } dd { margin:0; overflow-wrap:anywhere; }
+.mono, pre, code { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.88em; }
+.failure { color:var(--bad); margin:.4rem 0; }
+.actions { display:flex; gap:.4rem; flex-wrap:wrap; align-items:center; }
+.action-error, .form-error, .field-error { color:var(--bad); font-size:.85rem; }
+.empty { color:var(--muted); }
+.register { margin-top:1.5rem; } .register form { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; }
+.facts, .stepper-section { margin:1rem 0; }
+.stepper { list-style:none; padding:0; display:grid; grid-template-columns:repeat(auto-fit, minmax(120px, 1fr)); gap:.4rem; }
+.step { border:1px solid var(--line); border-radius:8px; padding:.4rem; display:flex; flex-direction:column; font-size:.85rem; color:var(--muted); }
+.step-done { border-color:var(--ok); color:var(--fg); } .step-done .step-label::before { content:"✓ "; color:var(--ok); }
+.step-current { border-color:var(--busy); color:var(--fg); font-weight:600; } .step-current .step-label::before { content:"◔ "; color:var(--busy); }
+.step-failed { border-color:var(--bad); color:var(--bad); font-weight:600; } .step-failed .step-label::before { content:"✕ "; }
+.events { list-style:none; padding:0; margin:0; } .event { padding:.3rem 0; border-top:1px solid var(--line); }
+.event .kind { color:var(--muted); font-size:.8rem; text-transform:uppercase; margin-right:.3rem; }
+.kind-activity_failed, .kind-answer_invalid, .kind-key_cleanup_failed { color:var(--bad); }
+pre { white-space:pre-wrap; background:var(--bg); padding:.4rem; border-radius:6px; max-height:14rem; overflow:auto; }
+@media (max-width: 600px) { main { padding:.5rem; } .grid { grid-template-columns:1fr; } }
+`;
+
+export const dashboardJs = `
+'use strict';
+(function () {
+  var page = document.body.dataset.page;
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content;
+
+  function api(method, path, body) {
+    var headers = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (csrf) headers['x-csrf-token'] = csrf;
+    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' })
+      .then(function (res) { return res.status === 204 ? { ok: true } : res.json().then(function (json) { return { ok: res.ok, json: json }; }); });
+  }
+
+  function elapsed(since) {
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 1000));
+    if (s < 60) return s + 's';
+    var m = Math.floor(s / 60);
+    return m < 60 ? m + 'm ' + (s % 60) + 's' : Math.floor(m / 60) + 'h ' + (m % 60) + 'm';
+  }
+  function tick() { document.querySelectorAll('[data-since]').forEach(function (el) { el.textContent = elapsed(el.dataset.since); }); }
+  setInterval(tick, 1000); tick();
+
+  // Filter and search, client-side (the same query parameters work server-side with JS off).
+  function applyFilter() {
+    var state = document.getElementById('filter-state');
+    var q = document.getElementById('filter-q');
+    if (!state || !q) return;
+    var needle = q.value.trim().toLowerCase();
+    var tiles = document.querySelectorAll('#grid .tile');
+    tiles.forEach(function (t) {
+      var show = (!state.value || t.dataset.state === state.value) && (!needle || t.dataset.search.toLowerCase().indexOf(needle) >= 0);
+      t.hidden = !show;
+    });
+    document.getElementById('host-count').textContent = String(tiles.length);
+    document.getElementById('empty').hidden = tiles.length > 0;
+  }
+  ['filter-state', 'filter-q'].forEach(function (id) { var el = document.getElementById(id); if (el) el.addEventListener('input', applyFilter); });
+
+  // Live updates.
+  var hostId = document.body.dataset.hostId;
+  function onHost(data) {
+    if (page === 'grid') {
+      var existing = document.getElementById('host-' + data.hostId);
+      if (data.deleted) { if (existing) existing.remove(); applyFilter(); return; }
+      var holder = document.createElement('div');
+      holder.innerHTML = data.tile;
+      var tile = holder.firstElementChild;
+      if (existing) existing.replaceWith(tile);
+      else {
+        var grid = document.getElementById('grid');
+        var after = Array.prototype.find.call(grid.children, function (t) { return t.dataset.hostname > tile.dataset.hostname; });
+        grid.insertBefore(tile, after || null);
+      }
+      applyFilter(); tick();
+    } else if (page === 'host' && String(data.hostId) === hostId) {
+      if (data.deleted) { document.getElementById('host-detail').innerHTML = '<p class="failure">This host was deleted.</p>'; return; }
+      fetch('/hosts/' + hostId + '?fragment=1', { credentials: 'same-origin' }).then(function (r) { return r.text(); }).then(function (markup) {
+        var holder = document.createElement('div');
+        holder.innerHTML = markup;
+        document.getElementById('host-detail').replaceWith(holder.firstElementChild);
+        tick();
+      });
+    }
+  }
+  if (window.EventSource && (page === 'grid' || page === 'host')) {
+    var indicator = document.getElementById('connection');
+    var source = new EventSource('/events');
+    source.addEventListener('open', function () { indicator.hidden = true; document.body.dataset.live = 'yes'; });
+    source.addEventListener('error', function () { indicator.hidden = false; document.body.dataset.live = 'no'; });
+    source.addEventListener('host', function (e) { onHost(JSON.parse(e.data)); });
+    source.addEventListener('reload', function () { location.reload(); });
+  }
+
+  // Actions: the same REST API; destructive ones ask for the hostname.
+  document.addEventListener('click', function (e) {
+    var button = e.target.closest('button[data-action]');
+    if (!button) return;
+    var id = button.dataset.hostId, name = button.dataset.hostname, action = button.dataset.action;
+    var error = button.parentElement.querySelector('.action-error');
+    if (error) error.textContent = '';
+    if (action === 'rebuild' || action === 'delete') {
+      var typed = window.prompt('Type the hostname to ' + action + ' ' + name + ':');
+      if (typed === null) return;
+      if (typed.trim() !== name) { if (error) error.textContent = 'The hostname did not match; nothing was done.'; return; }
+    } else if (!window.confirm('Cancel the rebuild of ' + name + '? Cleanup still runs.')) return;
+    var request = action === 'rebuild' ? api('POST', '/api/hosts/' + id + '/rebuild')
+      : action === 'cancel' ? api('POST', '/api/hosts/' + id + '/rebuild/cancel')
+      : api('DELETE', '/api/hosts/' + id);
+    button.disabled = true;
+    request.then(function (r) {
+      button.disabled = false;
+      if (!r.ok && error) error.textContent = r.json && r.json.error ? r.json.error.message : 'request failed';
+      if (r.ok && action === 'delete' && page === 'host') location.href = '/';
+    }, function () { button.disabled = false; if (error) error.textContent = 'the server could not be reached'; });
+  });
+
+  var form = document.getElementById('register');
+  if (form) form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    form.querySelectorAll('.field-error, .form-error').forEach(function (el) { el.textContent = ''; });
+    var body = { hostname: form.hostname.value.trim(), mac: form.mac.value.trim(), server_type: form.server_type.value };
+    api('POST', '/api/hosts', body).then(function (r) {
+      if (r.ok) { form.reset(); return; }
+      var err = r.json && r.json.error ? r.json.error : { message: 'request failed' };
+      var slot = err.field && form.querySelector('.field-error[data-field="' + err.field + '"]');
+      (slot || form.querySelector('.form-error')).textContent = err.message;
+    }, function () { form.querySelector('.form-error').textContent = 'the server could not be reached'; });
+  });
+})();
+`;

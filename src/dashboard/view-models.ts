@@ -1,0 +1,128 @@
+// What the dashboard shows, built from the stores: the same models feed the first paint and every SSE update.
+import { createHash } from 'node:crypto';
+import type { ServerType } from '../config/server-types';
+import type { Host } from '../domain/host';
+import { isActive, type HostState } from '../domain/host-state-machine';
+import type { Operation, OperationEvent, OperationStore } from '../store/operation-store';
+
+/** The eight states of a rebuild, in order, with the words operators see. */
+export const stepperStates: ReadonlyArray<{ state: HostState; label: string }> = [
+  { state: 'registered', label: 'Registered' },
+  { state: 'pxe_ready', label: 'Waiting for PXE' },
+  { state: 'pxe_booted', label: 'PXE booted' },
+  { state: 'installing', label: 'Installing' },
+  { state: 'installed', label: 'Installed' },
+  { state: 'first_boot', label: 'First boot' },
+  { state: 'joining', label: 'Joining cluster' },
+  { state: 'ready', label: 'Ready' },
+];
+
+export function stateLabel(state: HostState): string {
+  return state === 'failed' ? 'Failed' : stepperStates.find((s) => s.state === state)!.label;
+}
+
+/** The tone of a state: colour plus an icon, never colour alone. */
+export function stateTone(state: HostState): 'idle' | 'busy' | 'ok' | 'bad' {
+  if (state === 'ready') return 'ok';
+  if (state === 'failed') return 'bad';
+  return isActive(state) ? 'busy' : 'idle';
+}
+
+export interface TileModel {
+  id: number;
+  hostname: string;
+  mac: string;
+  serverType: string;
+  state: HostState;
+  stateLabel: string;
+  tone: ReturnType<typeof stateTone>;
+  activeSince: string | null; // when the current stage began, for the elapsed clock
+  failure: { reason: string; message: string } | null;
+}
+
+/** The tile of one host in the grid. */
+export function tileModel(host: Host, operations: Pick<OperationStore, 'listForHost' | 'events'>): TileModel {
+  const latest = operations.listForHost(host.id)[0];
+  const active = latest?.status === 'running';
+  const stageStart = active ? [...operations.events(latest.id)].reverse().find((e) => e.kind === 'state' && e.state === host.state)?.at ?? latest.startedAt : null;
+  return {
+    id: host.id,
+    hostname: host.hostname,
+    mac: host.mac,
+    serverType: host.serverType,
+    state: host.state,
+    stateLabel: stateLabel(host.state),
+    tone: stateTone(host.state),
+    activeSince: stageStart,
+    failure: host.state === 'failed' && latest?.failureReason ? { reason: latest.failureReason, message: latest.failureMessage ?? '' } : null,
+  };
+}
+
+export interface StepModel {
+  state: HostState;
+  label: string;
+  status: 'done' | 'current' | 'failed' | 'todo';
+  at: string | null;
+  durationMs: number | null; // time spent in this state (until the next one, or until now for the current one)
+}
+
+export interface HostDetailModel {
+  host: Host;
+  serverType: ServerType | undefined;
+  tile: TileModel;
+  hostKeyFingerprints: Array<{ type: string; fingerprint: string }>;
+  steps: StepModel[];
+  operations: Array<{ operation: Operation; events: OperationEvent[]; workflowUrl: string | null }>;
+  looseEvents: OperationEvent[]; // boot requests of no rebuild
+}
+
+/** OpenSSH-style fingerprint (SHA256:base64, no padding) of a `type AAAA…` public key line. */
+export function sshFingerprint(line: string): string {
+  const blob = Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Everything the host page shows. */
+export function hostDetailModel(
+  host: Host,
+  serverType: ServerType | undefined,
+  operations: Pick<OperationStore, 'listForHost' | 'events' | 'hostEvents'>,
+  temporal: { uiUrl: string; namespace: string },
+  now: Date,
+): HostDetailModel {
+  const ops = operations.listForHost(host.id);
+  const latest = ops[0];
+  const latestEvents = latest ? operations.events(latest.id) : [];
+  const reached = new Map<HostState, string>();
+  reached.set('registered', host.createdAt);
+  for (const e of latestEvents) if (e.kind === 'state' && e.state && !reached.has(e.state as HostState)) reached.set(e.state as HostState, e.at);
+  const failedAt = latest?.status === 'failed' ? (latest.stage as HostState | null) : null;
+  const order = stepperStates.map((s) => s.state);
+  const current = host.state === 'failed' ? failedAt : host.state;
+  const steps: StepModel[] = stepperStates.map(({ state, label }, i) => {
+    const at = latest || state === 'registered' ? reached.get(state) ?? null : null;
+    const nextAt = order.slice(i + 1).map((s) => reached.get(s)).find((v) => v !== undefined);
+    let status: StepModel['status'] = 'todo';
+    if (state === current) status = host.state === 'failed' ? 'failed' : host.state === 'ready' ? 'done' : 'current';
+    else if (at && current && order.indexOf(state) < order.indexOf(current)) status = 'done';
+    else if (at && !current) status = 'done';
+    const end = nextAt ?? (status === 'current' ? now.toISOString() : status === 'failed' ? latest?.finishedAt ?? null : null);
+    return { state, label, status, at, durationMs: at && end ? Math.max(0, Date.parse(end) - Date.parse(at)) : null };
+  });
+  const hostKeys = Object.entries(host.sshHostKeys ?? {}).map(([type, line]) => ({ type, fingerprint: sshFingerprint(line) }));
+  return {
+    host,
+    serverType,
+    tile: tileModel(host, operations),
+    hostKeyFingerprints: hostKeys,
+    steps,
+    operations: ops.map((operation) => ({
+      operation,
+      events: [...operations.events(operation.id)].reverse(),
+      workflowUrl: temporal.uiUrl
+        ? `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(operation.workflowId)}/${encodeURIComponent(operation.runId)}/history`
+        : null,
+    })),
+    looseEvents: [...operations.hostEvents(host.id, 20)].reverse(),
+  };
+}

@@ -1,0 +1,69 @@
+import { html, type Html } from '../html';
+import type { HostDetailModel } from '../view-models';
+import { layout } from './layout';
+
+function duration(ms: number | null): string {
+  if (ms === null) return '';
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+/** The detail body (also fetched as a fragment to refresh it live). */
+export function renderHostDetail(m: HostDetailModel): Html {
+  const h = m.host;
+  return html`<div id="host-detail" data-host-id="${h.id}" data-state="${h.state}">
+<header class="detail-head tone-${m.tile.tone}">
+  <h1>${h.hostname}</h1>
+  <span class="state"> ${m.tile.stateLabel}</span>
+  <footer class="actions">
+    ${m.tile.tone === 'busy'
+      ? html`<button type="button" data-action="cancel" data-host-id="${h.id}" data-hostname="${h.hostname}">Cancel rebuild</button>`
+      : html`<button type="button" data-action="rebuild" data-host-id="${h.id}" data-hostname="${h.hostname}">Rebuild</button>
+    <button type="button" class="danger" data-action="delete" data-host-id="${h.id}" data-hostname="${h.hostname}">Delete</button>`}
+    <span class="action-error" role="alert"></span>
+  </footer>
+</header>
+${m.tile.failure ? html`<p class="failure"><strong>${m.tile.failure.reason.replace(/_/g, ' ')}</strong>: ${m.tile.failure.message}</p>` : ''}
+
+<section class="facts">
+  <h2>Facts</h2>
+  <dl>
+    <dt>MAC</dt><dd class="mono">${h.mac}</dd>
+    <dt>Server type</dt><dd>${m.serverType ? `${m.serverType.displayName} (${h.serverType})` : h.serverType}</dd>
+    <dt>IP address</dt><dd class="mono">${h.ipAddress ?? '—'}</dd>
+    <dt>Hardware id</dt><dd class="mono">${h.hardwareId ?? '—'}</dd>
+    <dt>Machine id</dt><dd class="mono">${h.machineId ?? '—'}</dd>
+    <dt>SSH host keys</dt><dd>${m.hostKeyFingerprints.length === 0 ? '—' : html`<ul class="mono">${m.hostKeyFingerprints.map((k) => html`<li>${k.type} ${k.fingerprint}</li>`)}</ul>`}</dd>
+  </dl>
+</section>
+
+<section class="stepper-section">
+  <h2>${m.operations[0] ? `Rebuild ${m.operations[0].operation.status === 'running' ? 'in progress' : m.operations[0].operation.status}` : 'No rebuild yet'}</h2>
+  <ol class="stepper">
+    ${m.steps.map((s) => html`<li class="step step-${s.status}" data-state="${s.state}"><span class="step-label">${s.label}</span>${s.at ? html`<time datetime="${s.at}">${s.at.slice(11, 19)}</time>` : ''}${s.status === 'current' && s.at ? html`<span class="elapsed" data-since="${s.at}">${duration(s.durationMs)}</span>` : html`<span class="duration">${duration(s.durationMs)}</span>`}</li>`)}
+  </ol>
+</section>
+
+<section class="timeline">
+  <h2>History</h2>
+  ${m.operations.length === 0 ? html`<p>No operations yet.</p>` : ''}
+  ${m.operations.map(
+    ({ operation: o, events, workflowUrl }) => html`<article class="operation">
+    <h3>Rebuild #${o.id} · ${o.status}${o.failureReason ? ` (${o.failureReason.replace(/_/g, ' ')})` : ''} · started ${o.startedAt.replace('T', ' ').slice(0, 19)}${workflowUrl ? html` · <a href="${workflowUrl}" target="_blank" rel="noopener">workflow in Temporal</a>` : ''}</h3>
+    <ol class="events">
+      ${events.map((e) => html`<li class="event kind-${e.kind}"><time datetime="${e.at}">${e.at.replace('T', ' ').slice(0, 19)}</time> <span class="kind">${e.kind.replace(/_/g, ' ')}</span> ${e.message}${e.details && (e.details.stdout || e.details.stderr) ? html`<pre>${String(e.details.stdout ?? '')}${String(e.details.stderr ?? '')}</pre>` : ''}</li>`)}
+    </ol>
+  </article>`,
+  )}
+  ${m.looseEvents.length > 0 ? html`<article class="operation"><h3>Boot requests outside a rebuild</h3><ol class="events">${m.looseEvents.map((e) => html`<li class="event"><time datetime="${e.at}">${e.at.replace('T', ' ').slice(0, 19)}</time> ${e.message}</li>`)}</ol></article>` : ''}
+</section>
+</div>`;
+}
+
+/** The whole host page. */
+export function renderHostPage(m: HostDetailModel, csrfToken?: string): string {
+  return layout({ title: m.host.hostname, body: html`<p><a href="/">← all hosts</a></p>${renderHostDetail(m)}`, bodyAttrs: html`data-page="host" data-host-id="${m.host.id}"`, csrfToken });
+}
