@@ -17,6 +17,7 @@ import { hostUpdateRenderer } from './dashboard/render-update';
 import { buildApp } from './gateway/app';
 import { FeedStore } from './store/feed-store';
 import { BootTokens } from './gateway/boot-tokens';
+import { DashboardSessions } from './gateway/plugins/dashboard-session';
 import { ImageLibrary } from './images/image-library';
 import { DnsmasqSupervisor, renderDnsmasqConfig, testDnsmasqConfig } from './pxe/dnsmasq';
 import { createLogger, type Logger } from './logging';
@@ -333,6 +334,7 @@ async function main(): Promise<void> {
       install: config.install,
       rootPasswordHash: config.credentials.rootPasswordHash,
       firstBootDeadlineSeconds: 900,
+      sessions: new DashboardSessions(config.server.apiToken, secret),
       hub: new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations)),
       temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
     });

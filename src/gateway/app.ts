@@ -53,7 +53,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   // Operator API: everything under /api except the boot endpoints (which carry per-rebuild tokens).
   await app.register(async (operator) => {
-    operator.addHook('onRequest', requireOperatorToken(deps.apiToken));
+    operator.addHook('onRequest', requireOperatorToken(deps.apiToken, deps.sessions));
     operator.removeContentTypeParser('text/plain'); // the operator API speaks JSON only: anything else is 415
     await operator.register(hostRoutes(deps));
     await operator.register(serverTypeRoutes(deps));
@@ -62,7 +62,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   // The dashboard: pages, SSE, static assets. Streams end before the server closes, or close() would wait on them.
   app.addHook('preClose', async () => deps.hub.closeAll());
-  await app.register(dashboardRoutes(deps, () => undefined));
+  await app.register(dashboardRoutes(deps));
 
   // What booting and freshly installed hosts call, and the boot images they download (Range, streamed).
   await app.register(async (boot) => {

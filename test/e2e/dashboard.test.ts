@@ -85,6 +85,11 @@ describe('dashboard', () => {
     expect(await detail.locator('.facts').textContent()).toContain('SHA256:');
     expect(await detail.locator('.timeline').textContent()).toContain('successfully added node');
     await detail.screenshot({ path: join(artifacts, 'host-ready.png'), fullPage: true });
+    await grid.emulateMedia({ colorScheme: 'dark' });
+    await grid.setViewportSize({ width: 390, height: 844 });
+    expect(await grid.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(13, 17, 23)');
+    expect(await grid.evaluate(() => document.documentElement.scrollWidth <= 390)).toBe(true); // no sideways scrolling on a phone
+    await grid.screenshot({ path: join(artifacts, 'grid-phone-dark.png'), fullPage: true });
 
     expect(await grid.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
     expect(await detail.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7);
@@ -117,6 +122,19 @@ describe('dashboard', () => {
     await expect.poll(() => grid.locator(`#host-${id}`).count(), { timeout: 5_000 }).toBe(0);
     await grid.close();
   }, 60_000);
+
+  it('shows "reconnecting…" when the stream drops and resumes by itself', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    await expect.poll(() => page.evaluate(() => document.body.dataset.live)).toBe('yes');
+    t.hub.closeAll(); // what a server restart does to every stream
+    await expect.poll(() => page.locator('#connection').isVisible(), { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => page.locator('#connection').isVisible(), { timeout: 10_000 }).toBe(false);
+    expect(await page.evaluate(() => document.body.dataset.live)).toBe('yes');
+    await fetch(`${base}/api/hosts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hostname: 'pve-after', mac: 'aa:bb:cc:dd:ee:0f', server_type: 'minisforum-ms-01' }) });
+    await expect.poll(() => page.locator('.tile[data-hostname="pve-after"]').count(), { timeout: 5_000 }).toBe(1);
+    await page.close();
+  });
 
   it('is readable with JavaScript off, and filters on the server', async () => {
     const context = await browser.newContext({ javaScriptEnabled: false });

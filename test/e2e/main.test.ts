@@ -73,6 +73,9 @@ describe('provisioning entry point', () => {
     expect(await hosts.json()).toEqual({ hosts: [] });
     const types = (await (await fetch(`http://127.0.0.1:${http}/api/server-types`)).json()) as { server_types: Array<{ key: string }> };
     expect(types.server_types.map((t) => t.key)).toEqual(['minisforum-ms-01', 'minisforum-um790']);
+    const dashboard = await fetch(`http://127.0.0.1:${http}/`);
+    expect(dashboard.status).toBe(200);
+    expect(await dashboard.text()).toContain('No hosts yet.');
     const webUi = await fetch(`http://127.0.0.1:${ui}/`);
     expect(webUi.status).toBe(200);
     expect(processesMentioning(join(dir.path, 'data/temporal.db')).length).toBe(1);

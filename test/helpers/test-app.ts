@@ -10,6 +10,7 @@ import { ServerTypeRegistry } from '../../src/config/server-types';
 import { buildApp } from '../../src/gateway/app';
 import { createLogger, type Logger } from '../../src/logging';
 import { BootTokens } from '../../src/gateway/boot-tokens';
+import { DashboardSessions } from '../../src/gateway/plugins/dashboard-session';
 import { ImageLibrary } from '../../src/images/image-library';
 import { EventHub, type EventHubOptions } from '../../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../../src/dashboard/render-update';
@@ -117,6 +118,7 @@ export async function buildTestApp(
     rootPasswordHash: testPasswordHash,
     firstBootDeadlineSeconds: 60,
     hub,
+    sessions: new DashboardSessions(options.apiToken ?? '', keyEncryptionKey),
     temporalUi: { uiUrl: 'http://127.0.0.1:8233', namespace },
   });
   await app.ready();

@@ -17,6 +17,7 @@ ${o.csrfToken ? html`<meta name="csrf-token" content="${o.csrfToken}">` : ''}
 <header class="top">
   <a class="brand" href="/">Provisioning</a>
   <span id="connection" class="connection" role="status" aria-live="polite" hidden>reconnecting…</span>
+  ${o.csrfToken ? html`<form method="post" action="/logout" class="logout"><button type="submit">Log out</button></form>` : ''}
 </header>
 <main>
 ${o.body}

@@ -10,9 +10,11 @@ import { html } from '../../dashboard/html';
 import type { ServerTypeRegistry } from '../../config/server-types';
 import { isHostState } from '../../domain/host-state-machine';
 import type { HostStore } from '../../store/host-store';
+import { readCookie, sessionCookie, type DashboardSessions } from '../plugins/dashboard-session';
 import type { OperationStore } from '../../store/operation-store';
 
 export interface DashboardDeps {
+  sessions: DashboardSessions;
   hosts: HostStore;
   operations: OperationStore;
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
@@ -22,15 +24,71 @@ export interface DashboardDeps {
 
 const htmlType = 'text/html; charset=utf-8';
 
-/** Registers the dashboard pages; `csrfToken(request)` gives the token to embed for logged-in sessions. */
-export function dashboardRoutes(deps: DashboardDeps, csrfToken: (request: FastifyRequest) => string | undefined) {
+/** Registers the dashboard pages, its login (when server.api_token is set), the SSE stream and the assets. */
+export function dashboardRoutes(deps: DashboardDeps) {
+  const session = (request: FastifyRequest) => readCookie(request.headers.cookie, sessionCookie);
+  const csrfToken = (request: FastifyRequest) => (deps.sessions.enabled ? deps.sessions.csrfFor(session(request) ?? '') : undefined);
+  // With an API token, pages need a session; the stream answers 401 instead of a redirect.
+  const loggedIn = (request: FastifyRequest) => !deps.sessions.enabled || deps.sessions.verify(session(request));
+  const requireLogin = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (loggedIn(request)) return;
+    if (request.url.startsWith('/events')) return reply.status(401).send({ error: { code: 'unauthorized', message: 'log in at /login first' } });
+    return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+  };
+
   return async function routes(app: FastifyInstance): Promise<void> {
-    app.get('/', { schema: { hide: true } }, gridPage);
-    app.get('/hosts/:id', { schema: { hide: true } }, hostPage);
-    app.get('/events', { schema: { hide: true } }, events);
+    app.get<{ Querystring: { state?: string; q?: string } }>('/', { schema: { hide: true }, onRequest: requireLogin }, gridPage);
+    app.get<{ Params: { id: string }; Querystring: { fragment?: string } }>('/hosts/:id', { schema: { hide: true }, onRequest: requireLogin }, hostPage);
+    app.get('/events', { schema: { hide: true }, onRequest: requireLogin }, events);
+    app.get<{ Querystring: { next?: string } }>('/login', { schema: { hide: true } }, loginPage);
+    await app.register(async (forms) => {
+      forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) =>
+        done(null, Object.fromEntries(new URLSearchParams(body as string))),
+      );
+      forms.post<{ Body: { token?: string; next?: string } }>('/login', { schema: { hide: true } }, login);
+      forms.post('/logout', { schema: { hide: true } }, logout);
+    });
     app.get('/static/dashboard.css', { schema: { hide: true } }, (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(dashboardCss));
     app.get('/static/dashboard.js', { schema: { hide: true } }, (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(dashboardJs));
   };
+
+  function loginForm(next: string, error?: string): string {
+    return layout({
+      title: 'Log in',
+      body: html`<section class="register"><h1>Log in</h1>
+<p>This Provisioning server has an API token (<code>server.api_token</code>). Enter it to use the dashboard.</p>
+<form method="post" action="/login"><input type="hidden" name="next" value="${next}">
+<label>API token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
+<button type="submit">Log in</button>${error ? html`<span class="form-error" role="alert">${error}</span>` : ''}</form></section>`,
+    });
+  }
+
+  /** Only same-site paths: never redirect to another origin after login. */
+  function safeNext(next: unknown): string {
+    return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  }
+
+  async function loginPage(request: FastifyRequest<{ Querystring: { next?: string } }>, reply: FastifyReply) {
+    if (!deps.sessions.enabled) return reply.redirect('/', 303);
+    return reply.type(htmlType).send(loginForm(safeNext(request.query.next)));
+  }
+
+  async function login(request: FastifyRequest<{ Body: { token?: string; next?: string } }>, reply: FastifyReply) {
+    const next = safeNext(request.body?.next);
+    if (!deps.sessions.enabled) return reply.redirect(next, 303);
+    if (!deps.sessions.checkToken(String(request.body?.token ?? ''))) {
+      request.log.warn('dashboard login with a wrong token');
+      return reply.status(401).type(htmlType).send(loginForm(next, 'That is not the API token.'));
+    }
+    const secure = request.protocol === 'https' ? '; Secure' : '';
+    reply.header('set-cookie', `${sessionCookie}=${deps.sessions.issue()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200${secure}`);
+    return reply.redirect(next, 303);
+  }
+
+  async function logout(_request: FastifyRequest, reply: FastifyReply) {
+    reply.header('set-cookie', `${sessionCookie}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    return reply.redirect('/login', 303);
+  }
 
   async function gridPage(request: FastifyRequest<{ Querystring: { state?: string; q?: string } }>, reply: FastifyReply) {
     const state = request.query.state && isHostState(request.query.state) ? request.query.state : '';
