@@ -8,13 +8,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { proxmoxLayout } from '../activities/cluster-join';
 import { loadConfig, type Config } from './config/load-config';
 import { ConfigError } from './config/reader';
 import { ServerTypeRegistry } from './config/server-types';
+import { parseListen } from './config/formats';
 import { EventHub } from './dashboard/event-hub';
 import { hostUpdateRenderer } from './dashboard/render-update';
-import { buildApp } from './gateway/app';
+import { buildApp, buildHealthApp } from './gateway/app';
+import type { ReadinessCheck } from './gateway/routes/health';
 import { FeedStore } from './store/feed-store';
 import { BootTokens } from './gateway/boot-tokens';
 import { DashboardSessions } from './gateway/plugins/dashboard-session';
@@ -38,33 +39,45 @@ import { searchAttributeKeys } from '../workflows/search-attributes';
 const projectRoot = __dirname.includes('/dist/') ? resolve(__dirname, '../..') : resolve(__dirname, '..');
 const defaultConfig = 'provisioning.yaml';
 
+/** What this process runs: the HTTP gateway (API, boot endpoints, dashboard, dnsmasq), the Temporal worker, or both. */
+type Role = 'gateway' | 'worker' | 'all';
+const roles: readonly Role[] = ['gateway', 'worker', 'all'];
+const usageLine = 'usage: provisioning [--config provisioning.yaml] [--role gateway|worker|all] [--listen host:port]';
+
 interface Args {
   config: string;
-  configGiven: boolean;
+  role: Role;
+  listen: { host: string; port: number } | null; // overrides server.listen (e.g. a second worker on one box)
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { config: defaultConfig, configGiven: false };
+  const args: Args = { config: defaultConfig, role: 'all', listen: null };
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--config' || arg === '-c') {
-      const value = argv[++i];
-      if (!value) usage('--config needs a file path');
-      args.config = value;
-      args.configGiven = true;
-    } else if (arg.startsWith('--config=')) {
-      args.config = arg.slice('--config='.length);
-      args.configGiven = true;
-    } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: provisioning [--config provisioning.yaml]\n');
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (!v) usage(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--config' || flag === '-c') args.config = value();
+    else if (flag === '--role') {
+      const role = value();
+      if (!(roles as readonly string[]).includes(role)) usage(`--role must be one of ${roles.join(', ')}, got ${JSON.stringify(role)}`);
+      args.role = role as Role;
+    } else if (flag === '--listen') {
+      const text = value();
+      args.listen = parseListen(text);
+      if (!args.listen) usage(`--listen expects host:port like 127.0.0.1:8081, got ${JSON.stringify(text)}`);
+    } else if (flag === '--help' || flag === '-h') {
+      process.stdout.write(`${usageLine}\n`);
       process.exit(0);
-    } else usage(`unknown argument ${arg}`);
+    } else usage(`unknown argument ${flag}`);
   }
   return args;
 }
 
 function usage(problem: string): never {
-  process.stderr.write(`provisioning: ${problem}\nusage: provisioning [--config provisioning.yaml]\n`);
+  process.stderr.write(`provisioning: ${problem}\n${usageLine}\n`);
   process.exit(2);
 }
 
@@ -202,8 +215,18 @@ async function main(): Promise<void> {
     });
   }
 
+  if (args.role !== 'all' && config.temporal.address === '') {
+    process.stderr.write(
+      `${config.file}: temporal.address: --role ${args.role} needs a shared Temporal server (the embedded dev server only serves --role all)\nprovisioning: not started\n`,
+    );
+    process.exit(2);
+  }
+  const runsGateway = args.role !== 'worker';
+  const runsWorker = args.role !== 'gateway';
+  const listen = args.listen ?? config.server.listen;
+
   try {
-    // Storage.
+    // Storage: gateway and workers share the SQLite file (WAL), so they run on the same box (or share /data).
     const db = openDatabase(config.database.path);
     cleanups.push(() => {
       db.close();
@@ -215,30 +238,16 @@ async function main(): Promise<void> {
     mkdirSync(config.images.dir, { recursive: true });
     const images = new ImageLibrary(config.images.dir);
     const pxeAllowList = new PxeAllowList(db);
+    const readiness: Record<string, ReadinessCheck> = {
+      database: async () => (db.prepare('SELECT 1 AS ok').get() ? null : 'database did not answer'),
+    };
 
-    // Server types, hot-reloaded.
-    let serverTypes: ServerTypeRegistry;
-    try {
-      serverTypes = new ServerTypeRegistry(config.serverTypesFile);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${err.message}\nprovisioning: not started: fix the server types above\n`);
-        await shutdown('invalid server types', 2);
-      }
-      throw err;
-    }
-    serverTypes.on('reloaded', (types) => log.info({ file: config.serverTypesFile, count: types.length }, 'server types reloaded'));
-    serverTypes.on('rejected', (err) =>
-      log.warn({ file: config.serverTypesFile, problems: err.problems }, 'server types edit rejected; keeping the last good set'),
-    );
-    serverTypes.watch();
-    cleanups.push(() => serverTypes.close());
-
-    // PXE: dnsmasq as proxy-DHCP/TFTP, answering only MACs on the allow-list.
-    if (config.pxe.enabled) {
-      const dnsmasq = await startPxe(config, pxeAllowList, log.child({ component: 'pxe' }));
-      cleanups.push(() => dnsmasq.stop());
-    } else {
+    // PXE (gateway): dnsmasq as proxy-DHCP/TFTP, answering only MACs on the allow-list.
+    if (runsGateway && config.pxe.enabled) {
+      const supervisor = await startPxe(config, pxeAllowList, log.child({ component: 'pxe' }));
+      cleanups.push(() => supervisor.stop());
+      readiness.dnsmasq = async () => (supervisor.pid !== null ? null : 'dnsmasq is not running (restarting)');
+    } else if (runsGateway) {
       log.info('pxe.enabled is false: no dnsmasq; hosts must be pointed at /ipxe/<mac> some other way');
     }
 
@@ -270,90 +279,125 @@ async function main(): Promise<void> {
 
     const connection = await Connection.connect({ address });
     cleanups.push(() => connection.close());
-    if (!devServer) await ensureSearchAttributes(connection, config.temporal.namespace, log);
+    readiness.temporal = async () => {
+      await connection.withDeadline(Date.now() + 3000, () => connection.workflowService.getSystemInfo({}));
+      return null;
+    };
+    if (!devServer && runsGateway) await ensureSearchAttributes(connection, config.temporal.namespace, log);
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const rebuilds = new RebuildClient(client, config.temporal.taskQueue, () => config.timeouts);
 
-    // Worker, in this process.
-    const nativeConnection = await NativeConnection.connect({ address });
-    cleanups.push(() => nativeConnection.close());
-    const worker = await createWorker({
-      connection: nativeConnection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      activities: createActivities({
+    // Worker: workflows and every activity (they all use the SQLite file and the rebuild keys in it).
+    if (runsWorker) {
+      const nativeConnection = await NativeConnection.connect({ address });
+      cleanups.push(() => nativeConnection.close());
+      const worker = await createWorker({
+        connection: nativeConnection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        activities: createActivities({
+          hosts,
+          operations,
+          keys,
+          pxeAllowList,
+          join: {
+            existingNode: config.proxmox.existingNode,
+            fingerprint: config.proxmox.joinFingerprint,
+            password: config.proxmox.joinPassword,
+            sshPort: config.proxmox.sshPort,
+            layout: { corosyncConf: config.proxmox.corosyncConf, authorizedKeysFiles: [...config.proxmox.authorizedKeysFiles] },
+          },
+          infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
+        }),
+        workflowBundle: await bundleWorkflows(),
+        operations,
+      });
+      const workerDone = worker.run();
+      workerDone.catch((err) => {
+        log.error({ err }, 'worker stopped unexpectedly');
+        if (!stopping) {
+          stopping = true;
+          void shutdown('worker failed', 1);
+        }
+      });
+      cleanups.push(async () => {
+        log.info('draining the worker');
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await workerDone.catch(() => undefined);
+      });
+      readiness.worker = async () => (worker.getState() === 'RUNNING' ? null : `worker is ${worker.getState().toLowerCase()}`);
+    }
+
+    let app;
+    if (runsGateway) {
+      // Janitor: cleans up after rebuilds that were terminated (no workflow code runs then).
+      const janitor = new RebuildJanitor({ client, hosts, operations, keys, pxeAllowList, log: log.child({ component: 'janitor' }) });
+      janitor.start(60_000);
+      cleanups.push(() => janitor.stop());
+
+      // Serve once server types load: a bad file stops the start-up with its reasons.
+      let serverTypes: ServerTypeRegistry;
+      try {
+        serverTypes = new ServerTypeRegistry(config.serverTypesFile);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`${err.message}\nprovisioning: not started: fix the server types above\n`);
+          await shutdown('invalid server types', 2);
+        }
+        throw err;
+      }
+      serverTypes.on('reloaded', (types) => log.info({ file: config.serverTypesFile, count: types.length }, 'server types reloaded'));
+      serverTypes.on('rejected', (err) =>
+        log.warn({ file: config.serverTypesFile, problems: err.problems }, 'server types edit rejected; keeping the last good set'),
+      );
+      serverTypes.watch();
+      const registry = serverTypes;
+      cleanups.push(() => registry.close());
+
+      app = await buildApp({
         hosts,
         operations,
-        keys,
+        serverTypes,
+        rebuilds: new RebuildClient(client, config.temporal.taskQueue, () => config.timeouts),
+        apiToken: config.server.apiToken,
+        rebuildBlockers: () => rebuildBlockers(config, images),
+        logger: log,
+        readiness,
         pxeAllowList,
-        join: {
-          existingNode: config.proxmox.existingNode,
-          fingerprint: config.proxmox.joinFingerprint,
-          password: config.proxmox.joinPassword,
-          sshPort: config.proxmox.sshPort,
-          layout: proxmoxLayout,
-        },
-        infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
-      }),
-      workflowBundle: await bundleWorkflows(),
-      operations,
-    });
-    const workerDone = worker.run();
-    workerDone.catch((err) => {
-      log.error({ err }, 'worker stopped unexpectedly');
-      if (!stopping) {
-        stopping = true;
-        void shutdown('worker failed', 1);
-      }
-    });
-    cleanups.push(async () => {
-      log.info('draining the worker');
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await workerDone.catch(() => undefined);
-    });
+        keys,
+        images,
+        tokens: new BootTokens(secret),
+        publicUrl: config.server.publicUrl,
+        install: config.install,
+        rootPasswordHash: config.credentials.rootPasswordHash,
+        firstBootDeadlineSeconds: 900,
+        sessions: new DashboardSessions(config.server.apiToken, secret),
+        hub: new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations)),
+        temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+      });
+    } else {
+      app = await buildHealthApp(log, readiness);
+    }
+    const server = app;
+    cleanups.push(() => server.close());
+    await app.listen({ host: listen.host, port: listen.port });
+    if (runsGateway && !config.server.apiToken) log.warn('server.api_token is empty: the operator API is open to anyone who can reach it');
 
-    // Janitor: cleans up after rebuilds that were terminated (no workflow code runs then).
-    const janitor = new RebuildJanitor({ client, hosts, operations, keys, pxeAllowList, log: log.child({ component: 'janitor' }) });
-    janitor.start(60_000);
-    cleanups.push(() => janitor.stop());
-
-    // Gateway.
-    const app = await buildApp({
-      hosts,
-      operations,
-      serverTypes,
-      rebuilds,
-      apiToken: config.server.apiToken,
-      rebuildBlockers: () => rebuildBlockers(config, images),
-      logger: log,
-      pxeAllowList,
-      keys,
-      images,
-      tokens: new BootTokens(secret),
-      publicUrl: config.server.publicUrl,
-      install: config.install,
-      rootPasswordHash: config.credentials.rootPasswordHash,
-      firstBootDeadlineSeconds: 900,
-      sessions: new DashboardSessions(config.server.apiToken, secret),
-      hub: new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations)),
-      temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
-    });
-    cleanups.push(() => app.close());
-    await app.listen({ host: config.server.listen.host, port: config.server.listen.port });
-    if (!config.server.apiToken) log.warn('server.api_token is empty: the operator API is open to anyone who can reach it');
-
-    const local = `http://${['0.0.0.0', '::'].includes(config.server.listen.host) ? '127.0.0.1' : config.server.listen.host}:${config.server.listen.port}`;
-    const urls = { dashboard: `${local}/`, api: `${local}/api`, docs: `${local}/docs`, temporalUi: config.temporal.uiUrl || null, temporal: address };
+    const local = `http://${['0.0.0.0', '::'].includes(listen.host) ? '127.0.0.1' : listen.host}:${listen.port}`;
+    const urls = { role: args.role, dashboard: `${local}/`, api: `${local}/api`, docs: `${local}/docs`, readyz: `${local}/readyz`, temporalUi: config.temporal.uiUrl || null, temporal: address };
     log.info(urls, 'provisioning is running');
     process.stdout.write(
-      [
-        '',
-        `  Dashboard:        ${urls.dashboard}`,
-        `  API:              ${urls.api}  (OpenAPI: ${urls.docs})`,
-        `  Temporal Web UI:  ${urls.temporalUi ?? '(set temporal.ui_url)'}`,
-        `  Temporal server:  ${address}${devServer ? ' (embedded dev server)' : ''}`,
-        '',
-      ].join('\n') + '\n',
+      (runsGateway
+        ? [
+            '',
+            `  Dashboard:        ${urls.dashboard}`,
+            `  API:              ${urls.api}  (OpenAPI: ${urls.docs})`,
+            `  Temporal Web UI:  ${urls.temporalUi ?? '(set temporal.ui_url)'}`,
+            `  Temporal server:  ${address}${devServer ? ' (embedded dev server)' : ''}`,
+            `  Role:             ${args.role}`,
+            '',
+          ]
+        : ['', `  Worker on task queue ${config.temporal.taskQueue} at ${address}; health: ${urls.readyz}`, '']
+      ).join('\n') + '\n',
     );
   } catch (err) {
     log.fatal({ err }, `start-up failed: ${(err as Error).message}`);

@@ -57,6 +57,8 @@ export interface Config {
     joinFingerprint: string; // AA:BB:… upper-case
     joinPassword: string; // root@pam password of the existing node (secret)
     sshPort: number; // 22: SSH port of newly installed hosts
+    corosyncConf: string; // /etc/pve/corosync.conf on the new node: present once it is in a cluster
+    authorizedKeysFiles: string[]; // where the rebuild key is removed from on the new node
   };
   credentials: { rootPasswordHash: string };
   infrastructure: { baseUrl: string; serverTypeMap: Readonly<Record<string, string>> };
@@ -138,6 +140,9 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     .toUpperCase();
   const joinPassword = proxmox.secret('join_password', env[configEnv.joinPassword]);
   const sshPort = proxmox.integer('ssh_port', 22, 1, 65535);
+  const absolute = (v: string) => (v.startsWith('/') ? null : `expected an absolute path on the node, got ${JSON.stringify(v)}`);
+  const corosyncConf = proxmox.string('corosync_conf', '/etc/pve/corosync.conf', absolute);
+  const authorizedKeysFiles = proxmox.stringList('authorized_keys_files', ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'], absolute);
   proxmox.rejectUnknown();
 
   const credentials = root.section('credentials');
@@ -222,7 +227,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     dataDir,
     server: { listen, publicUrl, apiToken },
     pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet, dnsmasqPath, tftpRoot },
-    proxmox: { existingNode, joinFingerprint, joinPassword, sshPort },
+    proxmox: { existingNode, joinFingerprint, joinPassword, sshPort, corosyncConf, authorizedKeysFiles },
     credentials: { rootPasswordHash },
     infrastructure: { baseUrl: infraBaseUrl, serverTypeMap },
     database: { path: databasePath },

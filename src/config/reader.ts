@@ -105,6 +105,24 @@ export class Reader {
     return text;
   }
 
+  /** A list of non-empty strings; `fallback` when absent. */
+  stringList(key: string, fallback: string[], check?: (value: string) => string | null): string[] {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return fallback;
+    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v.trim() !== '')) {
+      this.problem(key, `expected a non-empty list of strings, got ${show(value)}`);
+      return fallback;
+    }
+    for (const v of value as string[]) {
+      const trouble = check?.(v) ?? null;
+      if (trouble !== null) {
+        this.problem(key, trouble);
+        return fallback;
+      }
+    }
+    return value as string[];
+  }
+
   /** A boolean; `fallback` when absent. */
   boolean(key: string, fallback: boolean): boolean {
     const value = this.raw(key);

@@ -11,6 +11,7 @@ import { errorBody, handleError } from './http-errors';
 import { requireOperatorToken } from './plugins/operator-auth';
 import { bootRoutes, type BootDeps } from './routes/boot';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard';
+import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { hostRoutes } from './routes/hosts';
 import { imageRoutes } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
@@ -26,6 +27,7 @@ export interface GatewayDeps extends BootDeps, DashboardDeps {
   /** Config keys a rebuild needs that are not set (a rebuild is refused naming them). */
   rebuildBlockers: () => string[];
   logger: Logger;
+  readiness?: Readonly<Record<string, ReadinessCheck>>; // /readyz checks; none → always ready
   version?: string;
 }
 
@@ -41,6 +43,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
+
+  await app.register(healthRoutes(deps.readiness ?? {}));
 
   await app.register(swagger, {
     openapi: {
@@ -71,5 +75,14 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   });
   await app.register(staticFiles, { root: deps.images.dir, prefix: '/images/', decorateReply: false, index: false, list: false, dotfiles: 'deny' });
 
+  return app;
+}
+
+/** The HTTP server of a worker-only process: /healthz and /readyz, nothing else. */
+export async function buildHealthApp(logger: Logger, readiness: Readonly<Record<string, ReadinessCheck>>): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]} (this process runs --role worker)`)));
+  await app.register(healthRoutes(readiness));
   return app;
 }

@@ -99,7 +99,7 @@ export interface DnsmasqOptions {
   hostsDir: string;
   command?: string[]; // prefix, e.g. ['ip', 'netns', 'exec', 'lan'] in tests
   allowedMacs: () => string[]; // the PXE allow-list
-  syncIntervalMs?: number; // also picks up allow-list changes made by another process
+  syncIntervalMs?: number; // 1 s: also picks up allow-list changes made by a worker in another process
   log: Logger;
 }
 
@@ -129,7 +129,7 @@ export class DnsmasqSupervisor {
     this.stopping = false;
     syncHostsDir(this.o.hostsDir, this.o.allowedMacs());
     this.spawn();
-    this.syncTimer = setInterval(() => this.sync(), this.o.syncIntervalMs ?? 5_000);
+    this.syncTimer = setInterval(() => this.sync(), this.o.syncIntervalMs ?? 1_000);
   }
 
   /** Brings the hosts dir in line with the allow-list; SIGHUPs dnsmasq when a MAC was removed (it only adds by itself). */

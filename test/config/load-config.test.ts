@@ -32,7 +32,7 @@ describe('parseConfig', () => {
     });
     expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
-    expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22 });
+    expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
     expect(config.credentials).toEqual({ rootPasswordHash: '' });
     expect(config.infrastructure).toEqual({
       baseUrl: '',
@@ -69,7 +69,7 @@ describe('parseConfig', () => {
     expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
     expect(config.images).toEqual({ dir: join(base, 'data', 'images') });
-    expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22 });
+    expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
     expect(config.infrastructure).toEqual({ baseUrl: '', serverTypeMap: {} });
     expect(config.database.path).toBe(join(base, 'data', 'provisioning.db'));
     expect(config.temporal).toEqual({
@@ -275,6 +275,8 @@ describe('parseConfig', () => {
       ['install.keyboard', 'install:\n  keyboard: us\n', 'install.keyboard: expected one of de, de-ch, dk, en-gb, en-us, es, fi, fr, fr-be, fr-ca, fr-ch, hu, is, it, jp, lt, mk, nl, no, pl, pt, pt-br, se, si, tr, got "us"'],
       ['install.timezone', 'install:\n  timezone: Europe/Atlantis\n', 'install.timezone: expected UTC or a time zone like Europe/Vienna, got "Europe/Atlantis"'],
       ['install.mailto', 'install:\n  mailto: mail@example.invalid\n', 'install.mailto: expected an e-mail address like ops@lab.example (not mail@example.invalid), got "mail@example.invalid"'],
+      ['proxmox.authorized_keys_files', 'proxmox:\n  authorized_keys_files: [relative/path]\n', 'proxmox.authorized_keys_files: expected an absolute path on the node, got "relative/path"'],
+      ['proxmox.corosync_conf', 'proxmox:\n  corosync_conf: []\n', 'proxmox.corosync_conf: expected a string, got []'],
       ['pxe.dnsmasq_path', 'pxe:\n  dnsmasq_path: dnsmasq\n', 'pxe.dnsmasq_path: expected an absolute path like /usr/sbin/dnsmasq, got "dnsmasq"'],
       ['pxe.interface empty while enabled', 'pxe:\n  enabled: true\n  interface: ""\n  subnet: 10.0.0.0/24\n', 'pxe.interface: required when pxe.enabled is true (the NIC facing the bare-metal hosts, e.g. eth0)'],
       ['pxe.subnet with no value while enabled', 'pxe:\n  enabled: true\n  interface: eth0\n  subnet:\n', 'pxe.subnet: required when pxe.enabled is true (the LAN CIDR, e.g. 192.168.1.0/24)'],
