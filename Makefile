@@ -2,7 +2,7 @@
 # Both install what is missing first (node modules, the Temporal CLI).
 CONFIG ?= provisioning.yaml
 
-.PHONY: run test setup build typecheck lint clean
+.PHONY: run test setup build typecheck lint docker clean
 
 run: build
 	node dist/src/main.js --config $(CONFIG)
@@ -24,6 +24,9 @@ typecheck: setup
 
 lint: setup
 	npm run --silent lint
+
+docker:
+	docker build -f deploy/Dockerfile -t provisioning:latest .
 
 clean:
 	rm -rf dist .tools node_modules

@@ -77,12 +77,14 @@ export interface Config {
   timeouts: StageTimeouts;
 }
 
-/** Environment variables read for secrets and the CLI path; nothing else reads process.env. */
+/** Environment variables the configuration reads (they win over the file); nothing else reads process.env but LOG_LEVEL. */
 export const configEnv = {
   apiToken: 'PROVISIONING_API_TOKEN',
   joinPassword: 'PROVISIONING_JOIN_PASSWORD',
   keyEncryptionKey: 'PROVISIONING_KEY_ENCRYPTION_KEY',
   temporalCli: 'TEMPORAL_CLI',
+  temporalAddress: 'PROVISIONING_TEMPORAL_ADDRESS',
+  dataDir: 'PROVISIONING_DATA_DIR',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -109,7 +111,8 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   const base = dirname(resolve(file));
   const path = (p: string) => resolve(base, p);
 
-  const dataDir = path(root.string('data_dir', './data', (v) => (v.trim() ? null : 'must not be empty')));
+  const dataDirFromFile = root.string('data_dir', './data', (v) => (v.trim() ? null : 'must not be empty'));
+  const dataDir = path(env[configEnv.dataDir] || dataDirFromFile);
 
   const server = root.section('server');
   const listenText = server.string('listen', '0.0.0.0:8080', checkListen);
@@ -166,7 +169,12 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   database.rejectUnknown();
 
   const temporal = root.section('temporal');
-  const address = temporal.string('address', '', (v) => (v === '' ? null : checkHostPort(v)));
+  const addressFromFile = temporal.string('address', '', (v) => (v === '' ? null : checkHostPort(v)));
+  const addressFromEnv = env[configEnv.temporalAddress] ?? '';
+  if (addressFromEnv !== '' && checkHostPort(addressFromEnv) !== null) {
+    temporal.problem('address', `${configEnv.temporalAddress}: ${checkHostPort(addressFromEnv)}`);
+  }
+  const address = addressFromEnv || addressFromFile;
   const namespace = temporal.string('namespace', 'default', (v) =>
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(v) ? null : `expected a namespace name like default, got ${JSON.stringify(v)}`,
   );

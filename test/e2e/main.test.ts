@@ -53,10 +53,8 @@ describe('provisioning entry point', () => {
     const doc = parseDocument(readFileSync(join(root, 'deploy/provisioning.example.yaml'), 'utf8'));
     doc.set('data_dir', join(dir.path, 'data'));
     doc.setIn(['server', 'listen'], `127.0.0.1:${http}`);
-    doc.setIn(['database', 'path'], join(dir.path, 'data/provisioning.db'));
     doc.setIn(['temporal', 'dev_server', 'port'], grpc);
     doc.setIn(['temporal', 'dev_server', 'ui_port'], ui);
-    doc.setIn(['temporal', 'dev_server', 'db_path'], join(dir.path, 'data/temporal.db'));
     const config = join(dir.path, 'provisioning.yaml');
     writeFileSync(config, doc.toString());
 
