@@ -103,8 +103,11 @@ export function checkEmail(text: string): string | null {
 }
 
 /** True for UTC or an IANA zone this Node.js knows (Proxmox's ISO carries the same tz database). */
+let timeZones: ReadonlySet<string> | null = null;
+
 export function isTimezone(text: string): boolean {
-  return text === 'UTC' || Intl.supportedValuesOf('timeZone').includes(text);
+  timeZones ??= new Set(Intl.supportedValuesOf('timeZone'));
+  return text === 'UTC' || timeZones.has(text);
 }
 
 export function checkTimezone(text: string): string | null {

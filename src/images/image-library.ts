@@ -15,10 +15,25 @@ const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The boot images under one directory: `<dir>/<name>/{vmlinuz, initrd.img, *.iso}`. Read on each call, so a new image needs no restart. */
 export class ImageLibrary {
-  constructor(readonly dir: string) {}
+  private cache: { at: number; images: BootImage[] } | null = null;
 
-  /** Every complete image, newest name last (natural order: pve-8.4 < pve-9.1 < pve-9.10). */
+  /** `maxAgeMs`: how long a directory listing is reused (a PXE storm must not stat the disk per request). */
+  constructor(
+    readonly dir: string,
+    private readonly maxAgeMs = 2_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Every complete image, newest name last (natural order: pve-8.4 < pve-9.1 < pve-9.10); at most `maxAgeMs` old. */
   list(): BootImage[] {
+    const now = this.now();
+    if (this.cache && now - this.cache.at < this.maxAgeMs) return this.cache.images;
+    const images = this.scan();
+    this.cache = { at: now, images };
+    return images;
+  }
+
+  private scan(): BootImage[] {
     let entries: string[];
     try {
       entries = readdirSync(this.dir);

@@ -98,7 +98,7 @@ export async function buildTestApp(
   const pxeAllowList = new PxeAllowList(db);
   const imagesDir = join(dir.path, 'images');
   mkdirSync(imagesDir);
-  const images = new ImageLibrary(imagesDir);
+  const images = new ImageLibrary(imagesDir, 0); // tests add and remove images between requests
   const tokens = new BootTokens(keyEncryptionKey);
   const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations), options.hubOptions);
   const app = await buildApp({

@@ -73,7 +73,8 @@ export function bootRoutes(deps: BootDeps) {
         isoUrl: `${base}/${encodeURIComponent(image.iso)}`,
       });
       request.log.info({ hostId: host.id, mac: host.mac, image: image.name }, 'serving the installer to a rebuilding host');
-      await deps.rebuilds.deliver(host.id, 'pxeBooted', { at: new Date().toISOString(), remoteAddress: request.ip });
+      // Firmware retries and repeated boots send the same event again; once the rebuild has recorded it, skip it.
+      if (host.state === 'pxe_ready') await deps.rebuilds.deliver(host.id, 'pxeBooted', { at: new Date().toISOString(), remoteAddress: request.ip });
       return text(reply, 200, script);
     }
     const reason = decision.action === 'local-disk' ? decision.reason : `no boot image${deps.serverTypes.get(host!.serverType)?.image ? ` named ${deps.serverTypes.get(host!.serverType)!.image}` : ''} in ${deps.images.dir}`;

@@ -1,0 +1,86 @@
+// The gateway alone, for the HTTP benchmarks: N hosts registered and in rebuild (records as the workflow leaves
+// them at pxe_ready: operation, rebuild key, PXE allowance), plus a boot image. Boot events go to a counting
+// stand-in instead of Temporal, so this measures our HTTP path; the rebuild benchmark covers Temporal.
+// Usage: node dist/bench/gateway-server.js <hosts> <dir>   → prints "listening <url>"
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { utils } from 'ssh2';
+import { ServerTypeRegistry } from '../src/config/server-types';
+import { EventHub } from '../src/dashboard/event-hub';
+import { hostUpdateRenderer } from '../src/dashboard/render-update';
+import { parseMac } from '../src/domain/mac-address';
+import { buildApp } from '../src/gateway/app';
+import { BootTokens } from '../src/gateway/boot-tokens';
+import { DashboardSessions } from '../src/gateway/plugins/dashboard-session';
+import { ImageLibrary } from '../src/images/image-library';
+import { createLogger } from '../src/logging';
+import { openDatabase } from '../src/store/database';
+import { FeedStore } from '../src/store/feed-store';
+import { HostStore } from '../src/store/host-store';
+import { OperationStore } from '../src/store/operation-store';
+import { PxeAllowList } from '../src/store/pxe-allow-list';
+import { RebuildKeyStore } from '../src/store/rebuild-key-store';
+import { benchMac } from './lib';
+
+
+async function main() {
+  const n = Number(process.argv[2] ?? 50);
+  const dir = process.argv[3]!;
+  const secret = randomBytes(32);
+  const db = openDatabase(join(dir, 'provisioning.db'));
+  const hosts = new HostStore(db);
+  const operations = new OperationStore(db);
+  const keys = new RebuildKeyStore(db, secret);
+  const pxeAllowList = new PxeAllowList(db);
+  writeFileSync(join(dir, 'server-types.yaml'), 'server_types:\n  ms-01:\n    boot_disk: /dev/nvme0n1\n    management_nic: enp2s0\n    filesystem: zfs\n');
+  mkdirSync(join(dir, 'images/pve-9.1'), { recursive: true });
+  for (const f of ['vmlinuz', 'initrd.img', 'proxmox-ve_9.1.iso']) writeFileSync(join(dir, 'images/pve-9.1', f), f);
+  const tokens = new BootTokens(secret);
+  const publicKey = utils.generateKeyPairSync('ed25519').public;
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const host = hosts.create({ hostname: `pve-${i}`, mac: parseMac(benchMac(i)), serverType: 'ms-01' });
+      const runId = `run-${i}`;
+      const op = operations.ensure(host.id, `rebuild-${host.id}`, runId);
+      keys.save({ id: `rk-${runId}`, workflowId: `rebuild-${host.id}`, operationId: op.id, publicKey, privateKey: 'unused' });
+      hosts.transition(host.id, 'pxe_ready');
+      pxeAllowList.allow(host.mac, host.id, `rebuild-${host.id}`);
+    }
+  })();
+  let delivered = 0;
+  const app = await buildApp({
+    hosts,
+    operations,
+    serverTypes: new ServerTypeRegistry(join(dir, 'server-types.yaml')),
+    rebuilds: {
+      start: async () => ({ workflowId: '', runId: '' }),
+      cancel: async () => undefined,
+      deliver: async () => void delivered++,
+    },
+    apiToken: '',
+    rebuildBlockers: () => [],
+    logger: createLogger('warn'),
+    pxeAllowList,
+    keys,
+    images: new ImageLibrary(join(dir, 'images')),
+    tokens,
+    publicUrl: 'http://127.0.0.1:8080',
+    install: { domain: 'lab.example', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'ops@lab.example' },
+    rootPasswordHash: '$6$Zc3xS0Gd1pG8r9Qe$FRr1Gc16G4e6CM5U1Q5WZQIsXWlKmOu/DKlGnXhT6y3iKA7hfv4DFKRrPlRn8ZmtCYvLOQvhr1MIrwUND6Q94.',
+    firstBootDeadlineSeconds: 900,
+    hub: new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations)),
+    sessions: new DashboardSessions('', secret),
+    temporalUi: { uiUrl: '', namespace: 'default' },
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  // Tokens for the first-boot script requests, one per host.
+  writeFileSync(join(dir, 'tokens.json'), JSON.stringify(Array.from({ length: n }, (_, i) => ({ id: i + 1, token: tokens.tokenFor(`run-${i}`) }))));
+  process.stdout.write(`listening ${url}\n`);
+  process.on('SIGTERM', () => {
+    process.stderr.write(`boot events delivered: ${delivered}\n`);
+    void app.close().then(() => process.exit(0));
+  });
+}
+
+void main();
