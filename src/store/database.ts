@@ -9,27 +9,31 @@ export type Database = BetterSqlite3.Database;
 export function openDatabase(path: string, migrations: readonly Migration[] = allMigrations): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new BetterSqlite3(path);
+  // First: a gateway and a worker may open a new file at the same moment; the second waits instead of failing.
+  db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
   return db;
 }
 
-/** Applies every migration newer than the database's user_version, each in its own transaction. */
+/**
+ * Applies every migration newer than the database's user_version, all in one IMMEDIATE transaction: two processes
+ * starting together take turns, and the second finds nothing left to do. A failing migration leaves no trace.
+ */
 export function migrate(db: Database, migrations: readonly Migration[]): number {
-  const current = db.pragma('user_version', { simple: true }) as number;
   const newest = migrations.at(-1)?.version ?? 0;
-  if (current > newest) {
-    throw new Error(`database schema version ${current} is newer than this build knows (${newest}); refusing to touch it`);
-  }
-  for (const m of migrations) {
-    if (m.version <= current) continue;
-    db.transaction(() => {
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > newest) {
+      throw new Error(`database schema version ${current} is newer than this build knows (${newest}); refusing to touch it`);
+    }
+    for (const m of migrations) {
+      if (m.version <= current) continue;
       db.exec(m.sql);
       db.pragma(`user_version = ${m.version}`);
-    })();
-  }
+    }
+  }).immediate();
   return db.pragma('user_version', { simple: true }) as number;
 }

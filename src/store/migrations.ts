@@ -1,5 +1,5 @@
-// Ordered, embedded schema migrations. Each runs once, in a transaction; PRAGMA user_version records the
-// last one applied. Never edit a released migration: add the next one.
+// Ordered, embedded schema migrations. Each runs once (the pending ones together in one transaction); PRAGMA
+// user_version records the last one applied. Never edit a released migration: add the next one.
 
 export interface Migration {
   version: number;

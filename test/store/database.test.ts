@@ -53,3 +53,25 @@ describe('openDatabase', () => {
     expect(readFileSync(path).length).toBeGreaterThan(0);
   });
 });
+
+describe('openDatabase from two processes at once', () => {
+  it('lets them take turns on a new file: both open it, the schema is applied once', async () => {
+    dir = tempDir();
+    const path = join(dir.path, 'shared.db');
+    // Every process loads first, then all open the file at the same instant.
+    const startAt = Date.now() + 1500;
+    const script = `const { openDatabase } = require(${JSON.stringify(require.resolve('../../dist/src/store/database'))}); while (Date.now() < ${startAt}); const db = openDatabase(process.argv[1]); console.log(db.pragma('user_version', { simple: true })); db.close();`;
+    const { spawn } = await import('node:child_process');
+    const run = () =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['-e', script, path]);
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (b: Buffer) => (out += b));
+        child.stderr.on('data', (b: Buffer) => (err += b));
+        child.on('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(err))));
+      });
+    const results = await Promise.all(Array.from({ length: 8 }, run));
+    expect(results).toEqual(Array(8).fill(String(migrations.at(-1)!.version)));
+  });
+});

@@ -1,0 +1,84 @@
+// Benchmark 4: image serving. A 1 GiB sparse initrd served by our gateway (Fastify + @fastify/static) and by nginx
+// from Debian (started here, same file, same machine, same run), downloaded in full by 1, 10 and 50 parallel curl
+// processes over loopback. Reports throughput, our/nginx ratio and our gateway's peak RSS.
+// Usage: npm run bench:images
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, machine, rssMb, startChild, stop, table } from './lib';
+
+const size = Number(process.env.BENCH_IMAGE_BYTES ?? 1024 ** 3);
+const levels = (process.env.BENCH_DOWNLOADS ?? '1,10,50').split(',').map(Number);
+
+function ensureNginx(): string {
+  const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync);
+  if (nginx) return nginx;
+  if (process.getuid?.() !== 0) throw new Error('nginx is not installed: apt-get install nginx-light');
+  spawnSync('sh', ['-c', 'printf "#!/bin/sh\\nexit 101\\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; rm -f /usr/sbin/policy-rc.d'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return '/usr/sbin/nginx';
+}
+
+/** Downloads `url` with `parallel` curl processes at once; returns MB/s over the whole batch. */
+async function download(url: string, parallel: number, onTick: () => void): Promise<number> {
+  const started = process.hrtime.bigint();
+  const timer = setInterval(onTick, 200);
+  const sizes = await Promise.all(
+    Array.from({ length: parallel }, () => new Promise<number>((resolve, reject) => {
+      const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{size_download}', url]);
+      let out = '';
+      curl.stdout.on('data', (b: Buffer) => (out += b));
+      curl.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`curl exited ${code}`))));
+    })),
+  );
+  clearInterval(timer);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (sizes.some((s) => s !== size)) throw new Error(`short download: ${sizes.join(',')}`);
+  return Math.round((sizes.reduce((a, b) => a + b, 0) / seconds / 1e6));
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-img-'));
+  const folder = join(dir, 'images/pve-9.1');
+  mkdirSync(folder, { recursive: true });
+  const file = join(folder, 'big.img');
+  const fd = openSync(file, 'w');
+  writeSync(fd, 'start', 0);
+  writeSync(fd, 'end', size - 3);
+  closeSync(fd);
+
+  const { child: ours, line } = await startChild(join(__dirname, 'gateway-server.js'), ['1', dir], /^listening /);
+  const oursUrl = `${line.split(' ')[1]}/images/pve-9.1/big.img`;
+  const nginxPort = await freePort();
+  const nginx = ensureNginx();
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path ${dir}/nb; proxy_temp_path ${dir}/np; fastcgi_temp_path ${dir}/nf; uwsgi_temp_path ${dir}/nu; scgi_temp_path ${dir}/ns;
+  server { listen 127.0.0.1:${nginxPort}; root ${dir}/images; } }
+`,
+  );
+  const nginxProc = spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
+  await new Promise((r) => setTimeout(r, 500)); // nginx has no ready line; the first curl retries below would hide a failure
+  execFileSync('curl', ['-sf', '--retry', '20', '--retry-connrefused', '--retry-delay', '0', '-o', '/dev/null', '-r', '0-0', `http://127.0.0.1:${nginxPort}/pve-9.1/big.img`]);
+
+  const idleRss = rssMb(ours.pid!);
+  const rows: Array<Array<string | number>> = [];
+  for (const parallel of levels) {
+    let peak = idleRss;
+    const ourRate = await download(oursUrl, parallel, () => (peak = Math.max(peak, rssMb(ours.pid!))));
+    const nginxRate = await download(`http://127.0.0.1:${nginxPort}/pve-9.1/big.img`, parallel, () => undefined);
+    rows.push([parallel, ourRate, nginxRate, `${Math.round((100 * ourRate) / nginxRate)} %`, idleRss, peak]);
+  }
+  nginxProc.kill('SIGTERM');
+  await stop(ours);
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`\nImage serving: ${machine()}; ${Math.round(size / 1024 ** 2)} MiB file, full downloads with curl over loopback\n\n`);
+  table(['parallel downloads', 'ours MB/s', 'nginx MB/s', 'ours / nginx', 'gateway RSS idle MB', 'gateway RSS peak MB'], rows);
+}
+
+void main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});
