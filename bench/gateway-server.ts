@@ -3,7 +3,7 @@
 // stand-in instead of Temporal, so this measures our HTTP path; the rebuild benchmark covers Temporal.
 // Usage: node dist/bench/gateway-server.js <hosts> <dir>   → prints "listening <url>"
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { utils } from 'ssh2';
 import { ServerTypeRegistry } from '../src/config/server-types';
@@ -35,7 +35,7 @@ async function main() {
   const pxeAllowList = new PxeAllowList(db);
   writeFileSync(join(dir, 'server-types.yaml'), 'server_types:\n  ms-01:\n    boot_disk: /dev/nvme0n1\n    management_nic: enp2s0\n    filesystem: zfs\n');
   mkdirSync(join(dir, 'images/pve-9.1'), { recursive: true });
-  for (const f of ['vmlinuz', 'initrd.img', 'proxmox-ve_9.1.iso']) writeFileSync(join(dir, 'images/pve-9.1', f), f);
+  for (const f of ['vmlinuz', 'initrd.img', 'proxmox-ve_9.1.iso']) if (!existsSync(join(dir, 'images/pve-9.1', f))) writeFileSync(join(dir, 'images/pve-9.1', f), f);
   const tokens = new BootTokens(secret);
   const publicKey = utils.generateKeyPairSync('ed25519').public;
   db.transaction(() => {

@@ -3,7 +3,7 @@
 // processes over loopback. Reports throughput, our/nginx ratio and our gateway's peak RSS.
 // Usage: npm run bench:images
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, machine, rssMb, startChild, stop, table } from './lib';
@@ -39,16 +39,17 @@ async function download(url: string, parallel: number, onTick: () => void): Prom
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-img-'));
+  chmodSync(dir, 0o755); // nginx's worker runs as nobody
   const folder = join(dir, 'images/pve-9.1');
   mkdirSync(folder, { recursive: true });
-  const file = join(folder, 'big.img');
+  const file = join(folder, 'initrd.img'); // the initrd, as a booting host downloads it
   const fd = openSync(file, 'w');
   writeSync(fd, 'start', 0);
   writeSync(fd, 'end', size - 3);
   closeSync(fd);
 
   const { child: ours, line } = await startChild(join(__dirname, 'gateway-server.js'), ['1', dir], /^listening /);
-  const oursUrl = `${line.split(' ')[1]}/images/pve-9.1/big.img`;
+  const oursUrl = `${line.split(' ')[1]}/images/pve-9.1/initrd.img`;
   const nginxPort = await freePort();
   const nginx = ensureNginx();
   writeFileSync(
@@ -59,21 +60,26 @@ http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path ${dir}/
   server { listen 127.0.0.1:${nginxPort}; root ${dir}/images; } }
 `,
   );
-  const nginxProc = spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'inherit' });
-  await new Promise((r) => setTimeout(r, 500)); // nginx has no ready line; the first curl retries below would hide a failure
-  execFileSync('curl', ['-sf', '--retry', '20', '--retry-connrefused', '--retry-delay', '0', '-o', '/dev/null', '-r', '0-0', `http://127.0.0.1:${nginxPort}/pve-9.1/big.img`]);
-
-  const idleRss = rssMb(ours.pid!);
+  const nginxProc = spawn(nginx, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const rows: Array<Array<string | number>> = [];
-  for (const parallel of levels) {
-    let peak = idleRss;
-    const ourRate = await download(oursUrl, parallel, () => (peak = Math.max(peak, rssMb(ours.pid!))));
-    const nginxRate = await download(`http://127.0.0.1:${nginxPort}/pve-9.1/big.img`, parallel, () => undefined);
-    rows.push([parallel, ourRate, nginxRate, `${Math.round((100 * ourRate) / nginxRate)} %`, idleRss, peak]);
+  try {
+    // nginx prints no ready line: retry the first request until it answers.
+    execFileSync('curl', ['-sf', '--retry', '20', '--retry-connrefused', '--retry-delay', '0', '-o', '/dev/null', '-r', '0-0', `http://127.0.0.1:${nginxPort}/pve-9.1/initrd.img`]);
+    // Warm both servers and the page cache once, so neither pays the first read.
+    await download(oursUrl, 1, () => undefined);
+    await download(`http://127.0.0.1:${nginxPort}/pve-9.1/initrd.img`, 1, () => undefined);
+    const idleRss = rssMb(ours.pid!);
+    for (const parallel of levels) {
+      let peak = idleRss;
+      const ourRate = await download(oursUrl, parallel, () => (peak = Math.max(peak, rssMb(ours.pid!))));
+      const nginxRate = await download(`http://127.0.0.1:${nginxPort}/pve-9.1/initrd.img`, parallel, () => undefined);
+      rows.push([parallel, ourRate, nginxRate, `${Math.round((100 * ourRate) / nginxRate)} %`, idleRss, peak]);
+    }
+  } finally {
+    nginxProc.kill('SIGTERM');
+    await stop(ours);
+    rmSync(dir, { recursive: true, force: true });
   }
-  nginxProc.kill('SIGTERM');
-  await stop(ours);
-  rmSync(dir, { recursive: true, force: true });
   process.stdout.write(`\nImage serving: ${machine()}; ${Math.round(size / 1024 ** 2)} MiB file, full downloads with curl over loopback\n\n`);
   table(['parallel downloads', 'ours MB/s', 'nginx MB/s', 'ours / nginx', 'gateway RSS idle MB', 'gateway RSS peak MB'], rows);
 }

@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import staticFiles from '@fastify/static';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServerTypeRegistry } from '../config/server-types';
@@ -13,6 +12,7 @@ import { bootRoutes, type BootDeps } from './routes/boot';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { hostRoutes } from './routes/hosts';
+import { imageFileRoutes } from './routes/image-files';
 import { imageRoutes } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
 import { ErrorSchema } from './schemas/common';
@@ -73,7 +73,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     boot.removeContentTypeParser('text/plain');
     await boot.register(bootRoutes(deps));
   });
-  await app.register(staticFiles, { root: deps.images.dir, prefix: '/images/', decorateReply: false, index: false, list: false, dotfiles: 'deny' });
+  await app.register(imageFileRoutes(deps.images));
 
   return app;
 }
