@@ -1,6 +1,7 @@
 // rebuildHostWorkflow: one rebuild of one host, from "rebuild" to "ready". Reads as the runbook: each stage
 // is a few lines, each wait a condition with a named timeout, and cleanup always runs.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -63,6 +64,8 @@ const remote = (joinTimeout: string) =>
     startToCloseTimeout: '5m',
     scheduleToCloseTimeout: joinTimeout,
     heartbeatTimeout: '1m',
+    // On cancel, wait until the SSH session is really closed before cleanup removes the key and reports failure.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...joinFailureTypes] },
   });
 
@@ -108,8 +111,8 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     await quick.beginRebuild({ hostId: input.hostId, hostname: input.hostname });
     key = await generateKey(input);
     // Allow first, then announce: a host that PXE boots the moment it shows pxe_ready gets the installer.
+    pxeAllowed = true; // before the await: a cancel while it runs must still revoke (revoking is idempotent)
     await quick.allowPxeBoot({ hostId: input.hostId, mac: input.mac });
-    pxeAllowed = true;
     await enterState('pxe_ready', `rebuild key ready; waiting for ${input.mac} to PXE boot`);
 
     await awaitBootEvent('pxeBooted', input.timeouts.pxeBoot);

@@ -162,6 +162,8 @@ export class ServerTypeRegistry extends EventEmitter<RegistryEvents> {
         this.reload();
       }, 100);
     });
+    // The folder vanishing (or similar) must not crash the service: keep the last good set.
+    this.watcher.on('error', (err) => this.emit('rejected', new ConfigError(this.file, [`cannot watch the file any more: ${err.message}`])));
   }
 
   close(): void {

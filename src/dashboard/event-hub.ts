@@ -102,7 +102,15 @@ export class EventHub {
   }
 
   private startTimers(): void {
-    if (!this.pollTimer) this.pollTimer = setInterval(() => this.poll(), this.o.pollMs);
+    if (!this.pollTimer) {
+      this.pollTimer = setInterval(() => {
+        try {
+          this.poll();
+        } catch {
+          // e.g. SQLITE_BUSY for longer than busy_timeout: the rows are still there next tick
+        }
+      }, this.o.pollMs);
+    }
     if (!this.heartbeatTimer) {
       this.heartbeatTimer = setInterval(() => {
         for (const client of this.clients) client.write(`: heartbeat ${new Date().toISOString()}\n\n`);

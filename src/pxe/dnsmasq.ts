@@ -134,8 +134,12 @@ export class DnsmasqSupervisor {
 
   /** Brings the hosts dir in line with the allow-list; SIGHUPs dnsmasq when a MAC was removed (it only adds by itself). */
   sync(): void {
-    const { removed } = syncHostsDir(this.o.hostsDir, this.o.allowedMacs());
-    if (removed > 0 && this.child?.pid) this.child.kill('SIGHUP');
+    try {
+      const { removed } = syncHostsDir(this.o.hostsDir, this.o.allowedMacs());
+      if (removed > 0 && this.child?.pid) this.child.kill('SIGHUP');
+    } catch (err) {
+      this.o.log.error({ err }, 'could not sync the dnsmasq hosts dir; trying again shortly');
+    }
   }
 
   private spawn(): void {

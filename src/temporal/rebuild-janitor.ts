@@ -50,12 +50,17 @@ export class RebuildJanitor {
       const status = await this.status(operation.workflowId, operation.runId);
       if (status === 'RUNNING') continue;
       const message = `rebuild workflow ${operation.workflowId} is ${status.toLowerCase().replace('_', ' ')} without having finished its cleanup; closed by the janitor`;
-      operations.finish(operation.id, { status: 'failed', reason: 'terminated', message });
+      // Only the host's newest running operation owns its state and PXE allowance: a newer rebuild (same workflow
+      // id, new run) may already be under way, and must not be failed or revoked by this old run's closing.
+      const owner = operations.running(operation.hostId)?.id === operation.id;
       const host = hosts.find(operation.hostId);
-      if (host && isActive(host.state)) hosts.transition(host.id, 'failed');
-      operations.append({ hostId: operation.hostId, operationId: operation.id, kind: 'state', state: 'failed', message, details: { reason: 'terminated', workflowStatus: status } });
-      const allowance = host ? pxeAllowList.find(host.mac) : undefined;
-      if (host && allowance?.workflowId === operation.workflowId) pxeAllowList.revoke(host.mac);
+      if (owner && host) {
+        const allowance = pxeAllowList.find(host.mac);
+        if (allowance?.workflowId === operation.workflowId) pxeAllowList.revoke(host.mac);
+        if (isActive(host.state)) hosts.transition(host.id, 'failed');
+      }
+      operations.finish(operation.id, { status: 'failed', reason: 'terminated', message });
+      operations.append({ hostId: operation.hostId, operationId: operation.id, kind: 'state', state: owner ? 'failed' : null, message, details: { reason: 'terminated', workflowStatus: status } });
       report.operationsClosed.push(operation.id);
       log.warn({ operationId: operation.id, workflowId: operation.workflowId, status }, 'closed a rebuild whose workflow ended without cleanup');
     }

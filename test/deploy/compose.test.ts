@@ -58,6 +58,9 @@ describe('docker-compose.yml', () => {
     expect(p.volumes).toEqual(['./:/etc/provisioning:ro', './data:/data']);
     expect(p.environment!.PROVISIONING_TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
     expect(services.temporal!.ports).toEqual(['127.0.0.1:7233:7233']);
+    // The Web UI has no login: loopback only and read-only, so nobody on the LAN can signal a rebuild from it.
+    expect(services['temporal-ui']!.ports).toEqual(['127.0.0.1:8233:8080']);
+    expect(services['temporal-ui']!.environment!.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
   });
 
   it('keeps Temporal\'s database in a declared volume', () => {

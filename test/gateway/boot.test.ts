@@ -96,6 +96,14 @@ describe('GET /ipxe/:mac', () => {
     expect(t.hosts.get(id).state).toBe(state);
   });
 
+  it('answers with the local-boot script when the rebuild cannot be told about the boot', async () => {
+    const { id } = await rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    await t.client.workflow.getHandle(rebuildWorkflowId(id)).terminate('gone'); // the signal now fails
+    const res = await t.app.inject({ method: 'GET', url: '/ipxe/aa:bb:cc:dd:ee:03' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe(renderLocalBootScript());
+  });
+
   it('answers a malformed MAC with the local-boot script, never a 404', async () => {
     const res = await t.app.inject({ method: 'GET', url: '/ipxe/not-a-mac' });
     expect(res.statusCode).toBe(200);
@@ -170,6 +178,15 @@ describe('boot tokens', () => {
     expect(res.statusCode).toBe(200);
     expect(t.hosts.get(id)).toMatchObject({ ipAddress: '10.0.0.53', machineId: '3f2a0c9d8e7b6a5f4e3d2c1b0a998877', hardwareId: '4c4c4544-0042-3510-8052-b4c04f4e3732' });
     expect(await signalsOf(id)).toEqual(['installed']);
+  });
+
+  it('stops serving the installer as soon as the installer reports success, even before the worker processes it', async () => {
+    const { id, token } = await rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03', 'pxe_booted'); // the worker lags behind
+    expect(t.pxeAllowList.list()).toHaveLength(1);
+    const res = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/installed?token=${token}`, payload: installedWebhook({ mac: 'aa:bb:cc:dd:ee:03', address: '10.0.0.53/24', hostKeys: {}, machineId: 'm' }) });
+    expect(res.statusCode).toBe(200);
+    expect(t.pxeAllowList.list()).toEqual([]);
+    expect((await t.app.inject({ method: 'GET', url: '/ipxe/aa:bb:cc:dd:ee:03' })).body).toBe(renderLocalBootScript());
   });
 
   it.each([

@@ -66,8 +66,13 @@ describe('dashboard login with server.api_token set', () => {
     expect(api.statusCode).toBe(401);
   });
 
-  it('never redirects to another site after login', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}&next=%2F%2Fevil.example%2F` });
+  it.each(['%2F%2Fevil.example%2F', '%2F%5Cevil.example', '%2F%09%2Fevil.example', 'https%3A%2F%2Fevil.example'])('never redirects to another site after login (next=%s)', async (next) => {
+    const res = await t.app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}&next=${next}` });
     expect(res.headers.location).toBe('/');
+  });
+
+  it('treats a malformed session cookie as no session', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/', headers: { cookie: 'provisioning_session=%E0%A4%A' } });
+    expect(res.statusCode).toBe(303);
   });
 });

@@ -139,6 +139,25 @@ describe('RebuildJanitor', () => {
     expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [] });
   });
 
+  it('closes a terminated run without touching the newer rebuild of the same host', async () => {
+    await setup({});
+    const { id, handle, operationId } = await start();
+    await handle.terminate('stuck');
+    const again = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
+    expect(again.statusCode).toBe(202);
+    const newer = again.json().operation_id as number;
+    // The terminated run left the host active, so the new run cannot move it on its own; what matters here is
+    // that the janitor does not fail the host or revoke PXE on behalf of the old run while a newer one runs.
+    await expect.poll(() => t.operations.find(newer)?.status).toBe('running');
+    const janitor = new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent') });
+    const stateBefore = t.hosts.get(id).state;
+    const report = await janitor.sweepOnce();
+    expect(report.operationsClosed).toEqual([operationId]);
+    expect(t.operations.find(operationId)?.status).toBe('failed');
+    expect(t.hosts.get(id).state).toBe(stateBefore);
+    await t.client.workflow.getHandle(rebuildWorkflowId(id)).cancel();
+  });
+
   it('leaves a running rebuild alone', async () => {
     await setup({});
     const { handle } = await start();

@@ -74,7 +74,13 @@ export function bootRoutes(deps: BootDeps) {
       });
       request.log.info({ hostId: host.id, mac: host.mac, image: image.name }, 'serving the installer to a rebuilding host');
       // Firmware retries and repeated boots send the same event again; once the rebuild has recorded it, skip it.
-      if (host.state === 'pxe_ready') await deps.rebuilds.deliver(host.id, 'pxeBooted', { at: new Date().toISOString(), remoteAddress: request.ip });
+      try {
+        if (host.state === 'pxe_ready') await deps.rebuilds.deliver(host.id, 'pxeBooted', { at: new Date().toISOString(), remoteAddress: request.ip });
+      } catch (err) {
+        // The rebuild cannot hear about this boot (gone, or Temporal unreachable): in doubt, boot the disk.
+        request.log.error({ err, hostId: host.id }, 'could not deliver pxeBooted; answering with local boot');
+        return text(reply, 200, renderLocalBootScript());
+      }
       return text(reply, 200, script);
     }
     const reason = decision.action === 'local-disk' ? decision.reason : `no boot image${deps.serverTypes.get(host!.serverType)?.image ? ` named ${deps.serverTypes.get(host!.serverType)!.image}` : ''} in ${deps.images.dir}`;
@@ -147,6 +153,8 @@ export function bootRoutes(deps: BootDeps) {
 
   async function installed(request: FastifyRequest<{ Params: HostIdParams; Querystring: BootTokenQuery; Body: InstalledBody }>, reply: FastifyReply) {
     const { host } = authorize(request.params.id, request.query.token ?? (request.body as { token?: string }).token);
+    // The host reboots next: stop serving it the installer now, without waiting for the worker to process the event.
+    if (deps.pxeAllowList.find(host.mac)?.workflowId === rebuildWorkflowId(host.id)) deps.pxeAllowList.revoke(host.mac);
     const body = request.body;
     const management = body['network-interfaces']?.find((n) => n['is-management']) ?? body['network-interfaces']?.find((n) => n.address);
     const sshHostKeys = Object.fromEntries(Object.entries(body['ssh-public-host-keys'] ?? {}).filter(([, v]) => /^(ssh|ecdsa)-\S+ [A-Za-z0-9+/=]+/.test(v)));

@@ -65,7 +65,8 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   /** Only same-site paths: never redirect to another origin after login. */
   function safeNext(next: unknown): string {
-    return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') ? next : '/';
+    // Browsers read "/\\host" and "/<tab>/host" as "//host": refuse backslashes and control characters outright.
+    return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !/[\\\x00-\x1f\x7f]/.test(next) ? next : '/';
   }
 
   async function loginPage(request: FastifyRequest<{ Querystring: { next?: string } }>, reply: FastifyReply) {
@@ -118,6 +119,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
+    if (res.destroyed || request.raw.destroyed) return; // the client left before the stream began
     const disconnect = deps.hub.connect(
       {
         write: (chunk) => {
