@@ -65,8 +65,11 @@ export class NoActiveRebuildError extends DomainError {
 /** Thrown when a host with a running rebuild is about to be deleted. */
 export class HostBusyError extends DomainError {
   readonly code = 'host_busy';
-  constructor(readonly hostId: number) {
-    super(`host ${hostId} has a rebuild running; cancel it before deleting the host`);
+  constructor(
+    readonly hostId: number,
+    message = `host ${hostId} has a rebuild running; cancel it before deleting the host`,
+  ) {
+    super(message);
   }
 }
 

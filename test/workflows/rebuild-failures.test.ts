@@ -139,23 +139,28 @@ describe('RebuildJanitor', () => {
     expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [] });
   });
 
-  it('closes a terminated run without touching the newer rebuild of the same host', async () => {
+  it('refuses a new rebuild while a terminated one left the host mid-rebuild, until the janitor has reset it', async () => {
     await setup({});
-    const { id, handle, operationId } = await start();
+    const { id, handle } = await start();
     await handle.terminate('stuck');
+    const janitor = new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent') });
+    await janitor.sweepOnce();
+    // The janitor closed the run and reset the host: a new rebuild starts normally.
+    expect(t.hosts.get(id).state).toBe('failed');
     const again = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
     expect(again.statusCode).toBe(202);
-    const newer = again.json().operation_id as number;
-    // The terminated run left the host active, so the new run cannot move it on its own; what matters here is
-    // that the janitor does not fail the host or revoke PXE on behalf of the old run while a newer one runs.
-    await expect.poll(() => t.operations.find(newer)?.status).toBe('running');
-    const janitor = new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent') });
-    const stateBefore = t.hosts.get(id).state;
-    const report = await janitor.sweepOnce();
-    expect(report.operationsClosed).toEqual([operationId]);
-    expect(t.operations.find(operationId)?.status).toBe('failed');
-    expect(t.hosts.get(id).state).toBe(stateBefore);
+    await waitForEvent(t.operations, id, (e) => e.kind === 'state' && e.state === 'pxe_ready' && e.operationId === again.json().operation_id);
     await t.client.workflow.getHandle(rebuildWorkflowId(id)).cancel();
+  });
+
+  it('answers a rebuild of a host left mid-rebuild by a terminated run with 409, naming why', async () => {
+    await setup({});
+    const { id, handle } = await start();
+    await handle.terminate('stuck');
+    t.operations.finish(t.operations.running(id)!.id, { status: 'failed', reason: 'terminated', message: 'closed without touching the host' });
+    const res = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error).toEqual({ code: 'host_busy', message: `host ${id} is still pxe_ready from a rebuild that ended without cleanup; the janitor resets it within a minute` });
   });
 
   it('leaves a running rebuild alone', async () => {

@@ -67,6 +67,10 @@ export function hostRoutes(deps: GatewayDeps) {
 
   async function startRebuild(request: FastifyRequest<{ Params: HostIdParams }>, reply: FastifyReply) {
     const host = deps.hosts.get(request.params.id);
+    if (isActive(host.state) && !deps.operations.running(host.id)) {
+      // Left mid-rebuild by a rebuild that ended without its cleanup (terminated): the janitor resets it.
+      throw new HostBusyError(host.id, `host ${host.id} is still ${host.state} from a rebuild that ended without cleanup; the janitor resets it within a minute`);
+    }
     const missing = deps.rebuildBlockers();
     if (missing.length > 0) {
       throw new HttpError(409, 'not_configured', `a rebuild needs these settings, which are empty: ${missing.join(', ')} (set them in provisioning.yaml and restart)`);
