@@ -49,6 +49,7 @@ async function main() {
     }
   })();
   let delivered = 0;
+  const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations));
   const app = await buildApp({
     hosts,
     operations,
@@ -69,7 +70,7 @@ async function main() {
     install: { domain: 'lab.example', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'ops@lab.example' },
     rootPasswordHash: '$6$Zc3xS0Gd1pG8r9Qe$FRr1Gc16G4e6CM5U1Q5WZQIsXWlKmOu/DKlGnXhT6y3iKA7hfv4DFKRrPlRn8ZmtCYvLOQvhr1MIrwUND6Q94.',
     firstBootDeadlineSeconds: 900,
-    hub: new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations)),
+    hub,
     sessions: new DashboardSessions('', secret),
     temporalUi: { uiUrl: '', namespace: 'default' },
   });
@@ -77,6 +78,8 @@ async function main() {
   // Tokens for the first-boot script requests, one per host.
   writeFileSync(join(dir, 'tokens.json'), JSON.stringify(Array.from({ length: n }, (_, i) => ({ id: i + 1, token: tokens.tokenFor(`run-${i}`) }))));
   process.stdout.write(`listening ${url}\n`);
+  // SIGUSR2: report connected SSE clients and whether the hub's timers still run (leak check).
+  process.on('SIGUSR2', () => process.stdout.write(`clients ${hub.clientCount} timers ${hub.timersRunning}\n`));
   process.on('SIGTERM', () => {
     process.stderr.write(`boot events delivered: ${delivered}\n`);
     void app.close().then(() => process.exit(0));
