@@ -65,3 +65,18 @@ export function machine(): string {
 /** The MAC of simulated host `i` (52:54:00:xx:xx:xx, QEMU's prefix). */
 export const benchMac = (i: number) =>
   `52:54:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+
+/** What the Proxmox installer POSTs to fetch its answer (proxmox.md §2.2), for a host whose first NIC is `mac`. */
+export function systemInfo(mac: string): string {
+  return JSON.stringify({
+    $schema: { version: '1.0' },
+    product: { fullname: 'Proxmox VE', product: 'pve', enable_btrfs: true },
+    iso: { release: '9.1', isorelease: '1' },
+    dmi: { system: { serial: 'S/N 0042', sku: 'MS-01', uuid: '4c4c4544-0042-3510-8052-b4c04f4e3732', name: 'Venus series' }, baseboard: { serial: 'M80-D1' }, chassis: { serial: 'x' } },
+    network_interfaces: [
+      { link: 'enp2s0', mac: mac.toUpperCase() },
+      { link: 'enp3s0f0', mac: '58:47:CA:00:00:01' },
+      { link: 'wlp4s0', mac: '58:47:CA:00:00:02' },
+    ],
+  });
+}

@@ -5,25 +5,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { benchMac, machine, rssMb, startChild, stop, table } from './lib';
+import { benchMac, machine, rssMb, startChild, stop, systemInfo, table } from './lib';
 
 const sizes = (process.argv[2] ?? '10,50,200,1000').split(',').map(Number);
 const duration = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-
-function systemInfo(mac: string): string {
-  return JSON.stringify({
-    $schema: { version: '1.0' },
-    product: { fullname: 'Proxmox VE', product: 'pve', enable_btrfs: true },
-    iso: { release: '9.1', isorelease: '1' },
-    dmi: { system: { serial: 'S/N 0042', sku: 'MS-01', uuid: '4c4c4544-0042-3510-8052-b4c04f4e3732', name: 'Venus series' }, baseboard: { serial: 'M80-D1' }, chassis: { serial: 'x' } },
-    network_interfaces: [
-      { link: 'enp2s0', mac: mac.toUpperCase() },
-      { link: 'enp3s0f0', mac: '58:47:CA:00:00:01' },
-      { link: 'wlp4s0', mac: '58:47:CA:00:00:02' },
-    ],
-  });
-}
 
 interface Row {
   hosts: number;

@@ -11,6 +11,7 @@ export interface DevServerOptions {
   port: number; // 7233 (gRPC frontend)
   uiPort: number | null; // 8233; null → headless
   dbPath: string | null; // data/temporal.db; null → in-memory
+  sqlitePragmas?: boolean; // journal_mode=WAL, synchronous=NORMAL on dbPath (default true; the benchmark compares)
   namespace: string; // default
   extraNamespaces?: readonly string[]; // also created at start (tests: one per parallel test worker)
   searchAttributes: ReadonlyArray<{ name: string; type: string }>; // defineSearchAttributeKey(...) keys
@@ -44,7 +45,8 @@ export function devServerArgs(o: DevServerOptions): string[] {
   if (o.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort));
   if (o.dbPath !== null) {
-    args.push('--db-filename', o.dbPath, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
+    args.push('--db-filename', o.dbPath);
+    if (o.sqlitePragmas !== false) args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
   }
   for (const key of o.searchAttributes) args.push('--search-attribute', `${key.name}=${typeNames[key.type] ?? key.type}`);
   args.push('--log-level', 'warn');
