@@ -8,6 +8,23 @@ export interface RebuildKeyRef {
   publicKey: string; // ssh-ed25519 AAAA… provisioning-rebuild-<host>
 }
 
+/**
+ * An ed25519 key pair in OpenSSH format whose halves both parse and match. ssh2's generator strips leading zero
+ * bytes from the public key, so about 1 pair in 256 cannot be used to log in (mscdex/ssh2#1390, #1513; found by
+ * bench:rebuilds: one join of 100 failed with "Malformed OpenSSH private key"); such a pair is generated again.
+ */
+export function generateEd25519KeyPair(comment: string, generate = utils.generateKeyPairSync): { public: string; private: string } {
+  for (let attempt = 1; ; attempt++) {
+    const pair = generate('ed25519', { comment });
+    const publicKey = utils.parseKey(pair.public);
+    const privateKey = utils.parseKey(pair.private);
+    if (!(publicKey instanceof Error) && !(privateKey instanceof Error) && !Array.isArray(publicKey) && !Array.isArray(privateKey)) {
+      if (publicKey.getPublicSSH().equals(privateKey.getPublicSSH())) return pair;
+    }
+    if (attempt === 10) throw new Error('could not generate a usable ed25519 key pair in 10 attempts');
+  }
+}
+
 /** Returns the activity that generates the rebuild's ed25519 key pair and stores the private half encrypted. */
 export function generateRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations'>) {
   return async function generateRebuildKey(input: { hostId: number; hostname: string }): Promise<RebuildKeyRef> {
@@ -15,7 +32,7 @@ export function generateRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations
     const keyId = `rk-${runId}`; // one key per run: a retried activity finds the key it already made
     const existing = deps.keys.find(keyId);
     if (existing) return { keyId, publicKey: existing.publicKey };
-    const pair = utils.generateKeyPairSync('ed25519', { comment: `provisioning-rebuild-${input.hostname}` });
+    const pair = generateEd25519KeyPair(`provisioning-rebuild-${input.hostname}`);
     const operation = deps.operations.byRunId(runId);
     const saved = deps.keys.save({
       id: keyId,
