@@ -84,6 +84,38 @@ function treeRssMb(pid: number): number {
   return Math.round(kb / 1024);
 }
 
+/** CPU seconds (user + system) used so far by a process and its descendants, including reaped children. */
+function treeCpuSeconds(pid: number): number {
+  const ticks = (p: number) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
+    } catch {
+      return 0;
+    }
+  };
+  let total = 0;
+  const visit = (p: number) => {
+    total += ticks(p);
+    for (const c of childPids(p)) visit(c);
+  };
+  visit(pid);
+  return total / 100;
+}
+
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 interface Service {
   child: ChildProcess;
   url: string;
@@ -92,7 +124,9 @@ interface Service {
 
 async function startService(role: 'worker' | 'gateway', config: string, port: number, logFile: string): Promise<Service> {
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
+  // BENCH_PROFILE=worker|gateway: a V8 CPU profile of that process (all threads) into BENCH_PROFILE_DIR.
+  const profile = process.env.BENCH_PROFILE === role ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR ?? join(projectRoot, 'bench/profiles')] : [];
+  const child = spawn(process.execPath, [...profile, join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', out, out],
     env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' },
   });
@@ -247,6 +281,7 @@ interface BatchResult {
   joinMs: number[]; // joining → ready recorded (SSH join, key removal, Infrastructure)
   sseMs: number[];
   rss: { worker: number; gateway: number; temporal: number };
+  cpu: { worker: number; gateway: number; temporal: number; sshd: number; hosts: number }; // CPU seconds in the batch
   failures: string[];
 }
 
@@ -261,7 +296,7 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
   const dir = mkdtempSync(join(tmpdir(), `bench-rebuilds-${variant}-`));
   const total = sizes.reduce((a, b) => a + b, 0);
   const addresses = Array.from({ length: total }, (_, i) => hostAddress(i + 1));
-  const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+  const cleanups: Array<() => Promise<void> | void> = [() => void (process.env.BENCH_KEEP ? process.stderr.write(`kept ${dir}\n`) : rmSync(dir, { recursive: true, force: true }))];
   try {
     const dev: DevServer = await startDevServer({
       cliPath: findTemporalCli(process.env.TEMPORAL_CLI ?? '', process.env.PATH),
@@ -345,6 +380,14 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
         peak.temporal = Math.max(peak.temporal, m.temporal);
       }, 250);
       const registeredBefore = registered;
+      const cpu = () => ({
+        worker: treeCpuSeconds(worker.child.pid!),
+        gateway: treeCpuSeconds(gateway.child.pid!),
+        temporal: treeCpuSeconds(dev.pid),
+        sshd: treeCpuSeconds(nodes.pid),
+        hosts: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+      });
+      const cpuBefore = cpu();
       const started = performance.now();
       await Promise.all(
         runs.map(async (run) => {
@@ -365,7 +408,9 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
       );
       const wallS = (performance.now() - started) / 1000;
       clearInterval(sampler);
-      batches.push(analyse(variant, n, wallS, runs, db, peak, registered - registeredBefore));
+      const cpuAfter = cpu();
+      const cpuUsed = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, Math.round((v - cpuBefore[k as keyof typeof cpuBefore]) * 10) / 10])) as BatchResult['cpu'];
+      batches.push(analyse(variant, n, wallS, runs, db, peak, cpuUsed, registered - registeredBefore));
       const b = batches.at(-1)!;
       process.stderr.write(`${variant} N=${n}: ${b.ready} ready, ${b.failed} failed, ${b.stuck} stuck in ${wallS.toFixed(1)} s\n`);
     }
@@ -390,6 +435,7 @@ function analyse(
   runs: HostRun[],
   db: ReturnType<typeof openDatabase>,
   rss: BatchResult['rss'],
+  cpu: BatchResult['cpu'],
   registrations: number,
 ): BatchResult {
   const recorded = db.prepare<{ id: number }, { state: HostState; at: string }>(
@@ -411,6 +457,7 @@ function analyse(
     joinMs: [],
     sseMs: runs.flatMap((r) => r.sseMs),
     rss,
+    cpu,
     failures: runs.filter((r) => r.failure).map((r) => `host ${r.id}: ${r.failure}`),
   };
   if (registrations !== result.ready) result.failures.push(`Infrastructure saw ${registrations} registrations for ${result.ready} ready hosts`);
@@ -455,6 +502,10 @@ async function main() {
   table(
     ['dev server SQLite', 'N', 'start', 'pxe_booted', 'installing', 'installed', 'first_boot'],
     results.flatMap((r) => r.batches.map((b) => [names[r.variant]!, b.n, `${p(b.startMs, 50)} / ${p(b.startMs, 99)}`, ...Object.values(b.stageMs).map((xs) => `${p(xs, 50)} / ${p(xs, 99)}`)])),
+  );
+  table(
+    ['dev server SQLite', 'N', 'CPU s: worker', 'gateway', 'dev server', 'sshd + sessions', 'simulated hosts (this process)', 'wall s'],
+    results.flatMap((r) => r.batches.map((b) => [names[r.variant]!, b.n, b.cpu.worker, b.cpu.gateway, b.cpu.temporal, b.cpu.sshd, b.cpu.hosts, b.wallS.toFixed(1)])),
   );
   table(
     ['dev server SQLite', 'worker idle MB', 'worker after MB', 'gateway idle MB', 'gateway after MB', 'dev server idle MB', 'dev server after MB', `after = ${settleSeconds} s after the last batch`],

@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export interface StandInNodes {
+  pid: number; // sshd (the sessions are its children)
   port: number;
   hostKey: string; // "ssh-ed25519 AAAA…", as each host's installer webhook reports it
   nodeDir: string; // the bind-mount point: config paths point below it
@@ -71,7 +72,9 @@ export async function startStandInNodes(root: string, addresses: string[], port:
       'MaxStartups 2000',
       'MaxSessions 100',
       'LogLevel ERROR',
-      `SetEnv BENCH_ROOT=${root}`,
+      // SHLVL > 1: Debian's bash sources ~/.bashrc when sshd runs it; this machine's root .bashrc runs pyenv
+      // (~150 ms of CPU per command), which a Proxmox node does not have.
+      `SetEnv BENCH_ROOT=${root} SHLVL=5`,
       `ForceCommand ${root}/bin/session`,
       'AuthorizedKeysFile none',
       ...addresses.flatMap((ip) => [`Match LocalAddress ${ip}`, `  AuthorizedKeysFile ${root}/hosts/${ip}/root/.ssh/authorized_keys`]),
@@ -85,6 +88,7 @@ export async function startStandInNodes(root: string, addresses: string[], port:
   await Promise.race([waitForBanner(port), exited.then(() => Promise.reject(new Error(`sshd exited: ${stderr.join('')}`)))]);
   const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
   return {
+    pid: child.pid!,
     port,
     hostKey,
     nodeDir: join(root, 'node'),

@@ -11,3 +11,19 @@ export function readableHistory(history: temporal.api.history.v1.IHistory): stri
   walk(history);
   return parts.join('\n');
 }
+
+/** The activity type of every activity the history ran: scheduled activities and local activity markers. */
+export function activitiesRun(history: temporal.api.history.v1.IHistory): string[] {
+  const names: string[] = [];
+  for (const e of history.events ?? []) {
+    const scheduled = e.activityTaskScheduledEventAttributes?.activityType?.name;
+    if (scheduled) names.push(scheduled);
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName === 'core_local_activity') {
+      const data = marker.details?.data?.payloads?.[0]?.data;
+      const type = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type : undefined;
+      if (type) names.push(type);
+    }
+  }
+  return names;
+}

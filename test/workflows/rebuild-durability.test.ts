@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
+import { activitiesRun } from '../helpers/history';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { testFingerprint } from '../helpers/test-worker';
@@ -86,9 +87,7 @@ describe('rebuild durability', () => {
     ]);
     expect(node.pvecmArgs()).toHaveLength(1);
     const history = await handle.fetchHistory();
-    const scheduled = (history.events ?? [])
-      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
-      .filter((n): n is string => Boolean(n));
+    const scheduled = activitiesRun(history);
     const count = (name: string) => scheduled.filter((n) => n === name).length;
     expect(count('generateRebuildKey')).toBe(1);
     expect(count('joinCluster')).toBe(1);
