@@ -6,8 +6,6 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
-import { createActivities } from '../activities';
 import { loadConfig, type Config } from './config/load-config';
 import { ConfigError } from './config/reader';
 import { ServerTypeRegistry } from './config/server-types';
@@ -32,7 +30,6 @@ import { RebuildClient } from './temporal/rebuild-client';
 import { RebuildJanitor } from './temporal/rebuild-janitor';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { findTemporalCli } from './temporal/temporal-cli';
-import { bundleWorkflows, createWorker } from './temporal/worker';
 import { searchAttributeKeys } from '../workflows/search-attributes';
 
 // src/ → project root, also from dist/src/.
@@ -155,20 +152,6 @@ function rebuildBlockers(config: Config, images: ImageLibrary): string[] {
   return missing;
 }
 
-function installTemporalRuntime(log: Logger): void {
-  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
-    TRACE: 'trace',
-    DEBUG: 'debug',
-    INFO: 'info',
-    WARN: 'warn',
-    ERROR: 'error',
-  };
-  const temporalLog = log.child({ component: 'temporal' });
-  Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => temporalLog[levels[entry.level]]({ ...entry.meta }, entry.message)),
-  });
-}
-
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const firstRunNotes: string[] = [];
@@ -252,7 +235,6 @@ async function main(): Promise<void> {
     }
 
     // Temporal: the embedded dev server unless temporal.address points at one.
-    installTemporalRuntime(log);
     let address = config.temporal.address;
     let devServer: DevServer | null = null;
     if (address === '') {
@@ -286,45 +268,19 @@ async function main(): Promise<void> {
     if (!devServer && runsGateway) await ensureSearchAttributes(connection, config.temporal.namespace, log);
     const client = new Client({ connection, namespace: config.temporal.namespace });
 
-    // Worker: workflows and every activity (they all use the SQLite file and the rebuild keys in it).
+    // Worker: loaded on demand, so a gateway never loads the Temporal Core runtime, webpack or SSH code.
     if (runsWorker) {
-      const nativeConnection = await NativeConnection.connect({ address });
-      cleanups.push(() => nativeConnection.close());
-      const worker = await createWorker({
-        connection: nativeConnection,
-        namespace: config.temporal.namespace,
-        taskQueue: config.temporal.taskQueue,
-        activities: createActivities({
-          hosts,
-          operations,
-          keys,
-          pxeAllowList,
-          join: {
-            existingNode: config.proxmox.existingNode,
-            fingerprint: config.proxmox.joinFingerprint,
-            password: config.proxmox.joinPassword,
-            sshPort: config.proxmox.sshPort,
-            layout: { corosyncConf: config.proxmox.corosyncConf, authorizedKeysFiles: [...config.proxmox.authorizedKeysFiles] },
-          },
-          infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
-        }),
-        workflowBundle: await bundleWorkflows(),
-        operations,
-      });
-      const workerDone = worker.run();
-      workerDone.catch((err) => {
+      const { startWorkerRole } = await import('./temporal/worker-role.js');
+      const worker = await startWorkerRole({ config, address, log, stores: { hosts, operations, keys, pxeAllowList } });
+      worker.done.catch((err: unknown) => {
         log.error({ err }, 'worker stopped unexpectedly');
         if (!stopping) {
           stopping = true;
           void shutdown('worker failed', 1);
         }
       });
-      cleanups.push(async () => {
-        log.info('draining the worker');
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await workerDone.catch(() => undefined);
-      });
-      readiness.worker = async () => (worker.getState() === 'RUNNING' ? null : `worker is ${worker.getState().toLowerCase()}`);
+      cleanups.push(() => worker.stop());
+      readiness.worker = async () => (worker.state() === 'RUNNING' ? null : `worker is ${worker.state().toLowerCase()}`);
     }
 
     let app;

@@ -18,6 +18,18 @@ export async function bundleWorkflows(): Promise<{ code: string }> {
   return { code };
 }
 
+/** Where `npm run build` writes the bundle: dist/workflow-bundle.js. */
+export const prebuiltBundlePath = resolve(__dirname, '../../workflow-bundle.js');
+
+/**
+ * The workflow code for a worker: the bundle written by `npm run build` when running from dist/ (built together
+ * with the code, so never stale), else bundled now (running from the TypeScript sources, as the tests do).
+ */
+export async function loadWorkflowBundle(): Promise<{ code: string } | { codePath: string }> {
+  if (__dirname.includes('/dist/') && existsSync(prebuiltBundlePath)) return { codePath: prebuiltBundlePath };
+  return bundleWorkflows();
+}
+
 const noop = () => undefined;
 const silentBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
@@ -27,7 +39,7 @@ export async function createWorker(options: {
   namespace: string;
   taskQueue: string;
   activities: Activities;
-  workflowBundle: { code: string };
+  workflowBundle: { code: string } | { codePath: string };
   operations: OperationStore; // failed activity attempts are written to the rebuild's history
 }): Promise<Worker> {
   return Worker.create({

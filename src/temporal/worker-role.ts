@@ -1,0 +1,80 @@
+// The worker half of the service, loaded only by `--role worker|all` (main.ts imports it on demand): the gateway
+// role then never loads the Temporal Core runtime, webpack or the activities' SSH code, and stays smaller.
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import type { Config } from '../config/load-config';
+import type { Logger } from '../logging';
+import type { HostStore } from '../store/host-store';
+import type { OperationStore } from '../store/operation-store';
+import type { PxeAllowList } from '../store/pxe-allow-list';
+import type { RebuildKeyStore } from '../store/rebuild-key-store';
+import { createWorker, loadWorkflowBundle } from './worker';
+
+/** Routes the Temporal Core runtime's log lines into our logger. */
+function installTemporalRuntime(log: Logger): void {
+  const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+    TRACE: 'trace',
+    DEBUG: 'debug',
+    INFO: 'info',
+    WARN: 'warn',
+    ERROR: 'error',
+  };
+  const temporalLog = log.child({ component: 'temporal' });
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => temporalLog[levels[entry.level]]({ ...entry.meta }, entry.message)),
+  });
+}
+
+export interface RunningWorker {
+  /** Resolves when the worker stops; rejects when it fails. */
+  done: Promise<void>;
+  state(): string;
+  /** Drains the worker and closes its connection. */
+  stop(): Promise<void>;
+}
+
+/** Starts the worker: workflows and every activity (they all use the SQLite file and the rebuild keys in it). */
+export async function startWorkerRole(o: {
+  config: Readonly<Config>;
+  address: string;
+  log: Logger;
+  stores: { hosts: HostStore; operations: OperationStore; keys: RebuildKeyStore; pxeAllowList: PxeAllowList };
+}): Promise<RunningWorker> {
+  const { config, log } = o;
+  installTemporalRuntime(log);
+  const connection = await NativeConnection.connect({ address: o.address });
+  try {
+    const worker = await createWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      activities: createActivities({
+        ...o.stores,
+        join: {
+          existingNode: config.proxmox.existingNode,
+          fingerprint: config.proxmox.joinFingerprint,
+          password: config.proxmox.joinPassword,
+          sshPort: config.proxmox.sshPort,
+          layout: { corosyncConf: config.proxmox.corosyncConf, authorizedKeysFiles: [...config.proxmox.authorizedKeysFiles] },
+        },
+        infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
+      }),
+      workflowBundle: await loadWorkflowBundle(),
+      operations: o.stores.operations,
+    });
+    const done = worker.run();
+    return {
+      done,
+      state: () => worker.getState(),
+      async stop() {
+        log.info('draining the worker');
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await done.catch(() => undefined);
+        await connection.close();
+      },
+    };
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+}
