@@ -27,6 +27,9 @@ import { hostAddress, startStandInNodes, type StandInNodes } from './standin-nod
 const sizes = (process.argv[2] ?? '1,10,100,500').split(',').map(Number);
 const variants = (process.env.BENCH_VARIANTS ?? 'wal,plain').split(',') as Array<'wal' | 'plain'>;
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 60);
+// 0: every host sends each boot event the moment its last one is recorded (lockstep: the whole rack at once, the
+// worst case). S > 0: each host first waits a random 0..S s before each boot event, as real hosts spread out.
+const spreadMs = Number(process.env.BENCH_SPREAD_SECONDS ?? 0) * 1000;
 const hostTimeoutMs = Number(process.env.BENCH_HOST_TIMEOUT_SECONDS ?? 600) * 1000;
 const projectRoot = resolve(__dirname, '../..');
 const joinPassword = 'bench-join-password-5c1e';
@@ -223,6 +226,7 @@ async function post(url: string, body: unknown): Promise<Response> {
 async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, run: HostRun): Promise<void> {
   // One boot event: send, note the 2xx, wait for the state it leads to on the feed.
   const step = async (state: HostState, send: () => Promise<Response>): Promise<Response> => {
+    if (spreadMs > 0) await new Promise((r) => setTimeout(r, Math.random() * spreadMs));
     const res = await send();
     const okAt = performance.now();
     run.eventAt[state] = Date.now();
@@ -308,6 +312,7 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
       namespace: 'default',
       searchAttributes: searchAttributeKeys,
       readyTimeoutMs: 120_000,
+      extraArgs: (process.env.BENCH_DEV_SERVER_ARGS ?? '').split(' ').filter(Boolean), // to try dynamic config
     });
     cleanups.push(() => dev.stop());
     let registered = 0;
@@ -487,7 +492,8 @@ async function main() {
   for (const v of variants) results.push(await runVariant(v));
 
   const names: Record<string, string> = { wal: 'WAL + synchronous=NORMAL', plain: 'plain (no pragmas)' };
-  process.stdout.write(`\nConcurrent rebuilds: ${machine()}; dev server on a SQLite file; worker and gateway as separate processes\n\n`);
+  const arrival = spreadMs > 0 ? `each boot event sent after a random 0–${spreadMs / 1000} s wait` : 'lockstep: each boot event sent as soon as the last was recorded';
+  process.stdout.write(`\nConcurrent rebuilds: ${machine()}; dev server on a SQLite file; worker and gateway as separate processes; ${arrival}\n\n`);
   table(
     ['dev server SQLite', 'N', 'wall s', 'ready', 'failed', 'stuck', 'overhead/rebuild p50 ms', 'overhead/rebuild p99 ms', 'stage p50 ms', 'stage p99 ms', 'worst stage p99 ms', 'webhook→SSE p50 ms', 'webhook→SSE p99 ms', 'join→ready p50 ms', 'worker RSS MB', 'gateway RSS MB', 'dev server RSS MB'],
     results.flatMap((r) =>

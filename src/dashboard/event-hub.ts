@@ -5,7 +5,7 @@ import type { FeedRow, FeedStore } from '../store/feed-store';
 
 /** One connected browser. */
 export interface SseClient {
-  write(chunk: string): void;
+  write(chunk: string | Buffer): void;
   end(): void;
 }
 
@@ -66,8 +66,9 @@ export class EventHub {
     const rows = this.feed.since(this.cursor, 5_000);
     if (rows.length === 0) return;
     this.cursor = rows.at(-1)!.id;
-    const messages = this.messages(rows);
-    for (const client of this.clients) for (const m of messages) client.write(m);
+    // One write per client per tick, encoded once: a burst of changes costs each socket one syscall, not one per host.
+    const batch = Buffer.from(this.messages(rows).join(''));
+    for (const client of this.clients) client.write(batch);
     if (++this.polls % 500 === 0) this.feed.prune(this.o.keepRows);
   }
 
@@ -85,7 +86,8 @@ export class EventHub {
       return;
     }
     const rows = this.feed.since(lastEventId, this.o.replayLimit).filter((r) => r.id <= this.cursor);
-    for (const m of this.messages(rows)) client.write(m);
+    const batch = this.messages(rows).join('');
+    if (batch) client.write(batch);
   }
 
   /** One message per host (its latest state), in feed order, with the feed id as the event id. */

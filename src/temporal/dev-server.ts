@@ -15,6 +15,7 @@ export interface DevServerOptions {
   namespace: string; // default
   extraNamespaces?: readonly string[]; // also created at start (tests: one per parallel test worker)
   searchAttributes: ReadonlyArray<{ name: string; type: string }>; // defineSearchAttributeKey(...) keys
+  extraArgs?: readonly string[]; // e.g. --dynamic-config-value K=V (the benchmark tries settings this way)
   readyTimeoutMs?: number; // default 60 s (a cold start creating a new database is slow on 2 cores)
   onLog?: (line: string) => void;
 }
@@ -49,7 +50,7 @@ export function devServerArgs(o: DevServerOptions): string[] {
     if (o.sqlitePragmas !== false) args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
   }
   for (const key of o.searchAttributes) args.push('--search-attribute', `${key.name}=${typeNames[key.type] ?? key.type}`);
-  args.push('--log-level', 'warn');
+  args.push('--log-level', 'warn', ...(o.extraArgs ?? []));
   return args;
 }
 

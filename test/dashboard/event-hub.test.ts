@@ -32,12 +32,14 @@ interface Message {
 }
 
 /** A client that parses what it is sent. */
-function collector(): SseClient & { messages: Message[]; ended: boolean } {
+function collector(): SseClient & { messages: Message[]; writes: number; ended: boolean } {
   const c = {
     messages: [] as Message[],
+    writes: 0,
     ended: false,
-    write(chunk: string) {
-      for (const block of chunk.split('\n\n').filter(Boolean)) {
+    write(chunk: string | Buffer) {
+      c.writes++;
+      for (const block of String(chunk).split('\n\n').filter(Boolean)) {
         const m: Message = {};
         for (const line of block.split('\n')) {
           if (line.startsWith(': ')) m.comment = line.slice(2);
@@ -77,6 +79,22 @@ describe('EventHub', () => {
     hosts.delete(b.id);
     hub.poll();
     expect(client.messages.at(-1)).toMatchObject({ event: 'host', data: { hostId: b.id, deleted: true } });
+  });
+
+  it('sends a burst of changes to each client in one write per poll', () => {
+    const { hosts, hub } = setup();
+    const clients = [collector(), collector(), collector()];
+    for (const c of clients) resources.add(hub.connect(c), async (off) => off());
+    const before = clients.map((c) => c.writes);
+    const created = Array.from({ length: 40 }, (_, i) => hosts.create({ hostname: `pve-${i}`, mac: mac(i + 1), serverType: 'x' }));
+    for (const h of created) hosts.transition(h.id, 'pxe_ready');
+    hub.poll();
+    for (const [i, c] of clients.entries()) {
+      expect(c.writes - before[i]!).toBe(1);
+      const updates = c.messages.filter((m) => m.event === 'host');
+      expect(updates.map((m) => m.data!.hostId)).toEqual(created.map((h) => h.id));
+      expect(updates.every((m) => m.data!.state === 'pxe_ready')).toBe(true);
+    }
   });
 
   it('replays what a reconnecting client missed after its Last-Event-ID', () => {
