@@ -3,6 +3,7 @@
 // processes over loopback. Reports throughput, our/nginx ratio and our gateway's peak RSS.
 // Usage: npm run bench:images
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,15 +26,19 @@ async function download(url: string, parallel: number, onTick: () => void): Prom
   const timer = setInterval(onTick, 200);
   const sizes = await Promise.all(
     Array.from({ length: parallel }, () => new Promise<number>((resolve, reject) => {
-      const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{size_download}', url]);
+      const curl = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', url]);
       let out = '';
       curl.stdout.on('data', (b: Buffer) => (out += b));
-      curl.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`curl exited ${code}`))));
+      curl.on('close', (code) => { // 'close', not 'exit': stdout may still be unread at 'exit'
+        const [status, bytes] = out.split(' ');
+        if (code === 0 && status === '200') resolve(Number(bytes));
+        else reject(new Error(`GET ${url}: curl exited ${code}, HTTP ${status}, ${bytes} bytes`));
+      });
     })),
   );
   clearInterval(timer);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (sizes.some((s) => s !== size)) throw new Error(`short download: ${sizes.join(',')}`);
+  if (sizes.some((s) => s !== size)) throw new Error(`short download from ${url}: ${sizes.join(',')}`);
   return Math.round((sizes.reduce((a, b) => a + b, 0) / seconds / 1e6));
 }
 
@@ -44,8 +49,14 @@ async function main() {
   mkdirSync(folder, { recursive: true });
   const file = join(folder, 'initrd.img'); // the initrd, as a booting host downloads it
   const fd = openSync(file, 'w');
-  writeSync(fd, 'start', 0);
-  writeSync(fd, 'end', size - 3);
+  if (process.env.BENCH_IMAGE_DENSE) {
+    // Real bytes instead of a sparse file (holes may be cheaper to read than data).
+    const block = randomBytes(8 * 1024 * 1024);
+    for (let at = 0; at < size; at += block.length) writeSync(fd, block, 0, Math.min(block.length, size - at), at);
+  } else {
+    writeSync(fd, 'start', 0);
+    writeSync(fd, 'end', size - 3);
+  }
   closeSync(fd);
 
   const { child: ours, line } = await startChild(join(__dirname, 'gateway-server.js'), ['1', dir], /^listening /);
@@ -54,7 +65,7 @@ async function main() {
   const nginx = ensureNginx();
   writeFileSync(
     join(dir, 'nginx.conf'),
-    `daemon off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+    `daemon off; worker_processes auto; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
 events { worker_connections 1024; }
 http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path ${dir}/nb; proxy_temp_path ${dir}/np; fastcgi_temp_path ${dir}/nf; uwsgi_temp_path ${dir}/nu; scgi_temp_path ${dir}/ns;
   server { listen 127.0.0.1:${nginxPort}; root ${dir}/images; } }
@@ -80,7 +91,7 @@ http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path ${dir}/
     await stop(ours);
     rmSync(dir, { recursive: true, force: true });
   }
-  process.stdout.write(`\nImage serving: ${machine()}; ${Math.round(size / 1024 ** 2)} MiB file, full downloads with curl over loopback\n\n`);
+  process.stdout.write(`\nImage serving: ${machine()}; ${Math.round(size / 1024 ** 2)} MiB ${process.env.BENCH_IMAGE_DENSE ? 'dense' : 'sparse'} file, full downloads with curl over loopback\n\n`);
   table(['parallel downloads', 'ours MB/s', 'nginx MB/s', 'ours / nginx', 'gateway RSS idle MB', 'gateway RSS peak MB'], rows);
 }
 

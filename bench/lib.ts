@@ -36,7 +36,9 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
 
 /** Starts a child Node script and resolves once it prints a line matching `ready` (returns that line). */
 export function startChild(script: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // BENCH_PROFILE_DIR: a V8 CPU profile of the child (the gateway under test) is written there when it exits.
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR] : [];
+  const child = spawn(process.execPath, [...profile, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {

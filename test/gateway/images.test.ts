@@ -1,5 +1,6 @@
 // Real: Fastify on a loopback listener, a 1 GiB sparse image file on disk.
 import { closeSync, mkdirSync, openSync, truncateSync, writeSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/test-app';
@@ -46,6 +47,20 @@ describe('GET /images/:name/:file', () => {
     expect(res.headers.get('content-range')).toBe(`bytes ${offset}-${end}/${GiB}`);
     expect(res.headers.get('content-length')).toBe(String(text.length));
     expect(Buffer.from(await res.arrayBuffer()).toString()).toBe(text);
+  });
+
+  it('serves every byte of a file larger than its read buffers, whole and as a Range across buffer boundaries', async () => {
+    const MiB = 1024 * 1024;
+    const content = randomBytes(5 * MiB + 123);
+    writeFileSync(join(t.images.dir, 'pve-9.1', 'vmlinuz'), content);
+    const whole = await fetch(`${base}/images/pve-9.1/vmlinuz`);
+    expect(whole.status).toBe(200);
+    expect(Buffer.from(await whole.arrayBuffer()).equals(content)).toBe(true);
+    const [from, to] = [MiB - 7, 3 * MiB + 9];
+    const part = await fetch(`${base}/images/pve-9.1/vmlinuz`, { headers: { range: `bytes=${from}-${to}` } });
+    expect(part.status).toBe(206);
+    expect(Buffer.from(await part.arrayBuffer()).equals(content.subarray(from, to + 1))).toBe(true);
+    writeFileSync(join(t.images.dir, 'pve-9.1', 'vmlinuz'), 'kernel');
   });
 
   it('serves an open-ended Range up to the end of the file', async () => {

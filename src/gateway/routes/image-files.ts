@@ -1,11 +1,41 @@
-// Boot image downloads: only the files of listed images, with single-range `Range` support, streamed from disk in
-// 512 KiB reads (Node's 64 KiB default caps one download near 300 MB/s; 512 KiB reaches the page cache's speed).
-import { createReadStream, statSync } from 'node:fs';
+// Boot image downloads: only the files of listed images, with single-range `Range` support. Each download reads the
+// file in 1 MiB pieces into two buffers it reuses (read one while the other is written), so a gigabyte initrd costs
+// 2 MiB of memory and no garbage: with a fresh buffer per read (fs.createReadStream), allocation and GC took about a
+// third of the CPU of a download (bench:images profile).
+import { statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ImageLibrary } from '../../images/image-library';
 
-const chunk = 512 * 1024;
+const chunk = 1024 * 1024;
+
+/** Writes bytes start..end (inclusive) of `path` to `res`, then ends it; destroys it if the file or client fails. */
+export async function streamFileRange(res: ServerResponse, path: string, start: number, end: number): Promise<void> {
+  const file = await open(path, 'r');
+  const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+  let writing: Promise<void> = Promise.resolve();
+  let which = 0;
+  try {
+    for (let position = start; position <= end; ) {
+      const buffer = buffers[which]!;
+      which ^= 1;
+      const { bytesRead } = await file.read(buffer, 0, Math.min(chunk, end - position + 1), position);
+      if (bytesRead === 0) throw new Error(`${path} ended at ${position}, before the ${end + 1} bytes announced`);
+      position += bytesRead;
+      await writing; // the other buffer is on its way out; this one is free once its own write completes
+      if (res.destroyed) return;
+      writing = new Promise((resolve, reject) => res.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())));
+    }
+    await writing;
+    res.end();
+  } catch {
+    res.destroy(); // the client sees a short body, never wrong bytes
+  } finally {
+    await file.close();
+  }
+}
 
 /** Parses a single `bytes=a-b` / `bytes=a-` / `bytes=-n` range; null = whole file, 'unsatisfiable' = 416. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
@@ -56,6 +86,8 @@ export function imageFileRoutes(images: ImageLibrary) {
     if (range) reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
     reply.header('content-length', String(size === 0 ? 0 : end - start + 1));
     if (request.method === 'HEAD' || size === 0) return reply.send();
-    return reply.send(createReadStream(path, { start, end, highWaterMark: chunk }));
+    reply.hijack();
+    reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+    await streamFileRange(reply.raw, path, start, end);
   }
 }
