@@ -129,7 +129,9 @@ async function startService(role: 'worker' | 'gateway', config: string, port: nu
   const out = openSync(logFile, 'a');
   // BENCH_PROFILE=worker|gateway: a V8 CPU profile of that process (all threads) into BENCH_PROFILE_DIR.
   const profile = process.env.BENCH_PROFILE === role ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR ?? join(projectRoot, 'bench/profiles')] : [];
-  const child = spawn(process.execPath, [...profile, join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
+  // BENCH_NODE_FLAGS: extra Node flags for both service processes (memory experiments).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, ...profile, join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', out, out],
     env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' },
   });
