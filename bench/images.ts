@@ -1,5 +1,5 @@
-// Benchmark 4: image serving. A 1 GiB sparse initrd served by our gateway (Fastify + @fastify/static) and by nginx
-// from Debian (started here, same file, same machine, same run), downloaded in full by 1, 10 and 50 parallel curl
+// Benchmark 4: image serving. A 1 GiB initrd (sparse, or dense with BENCH_IMAGE_DENSE=1) served by our gateway
+// and by nginx from Debian (started here, same file, same machine, same run), downloaded in full by 1, 10 and 50 parallel curl
 // processes over loopback. Reports throughput, our/nginx ratio and our gateway's peak RSS.
 // Usage: npm run bench:images
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
