@@ -2,6 +2,7 @@
 // bench:*), never in `make test`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -80,5 +81,19 @@ export function systemInfo(mac: string): string {
       { link: 'enp3s0f0', mac: '58:47:CA:00:00:01' },
       { link: 'wlp4s0', mac: '58:47:CA:00:00:02' },
     ],
+  });
+}
+
+/** Calls `onBlock` with each complete server-sent event (the text before a blank line) as `res` delivers it. */
+export function onSseBlocks(res: IncomingMessage, onBlock: (block: string) => void): void {
+  res.setEncoding('utf8');
+  let buffer = '';
+  res.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      onBlock(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+    }
   });
 }

@@ -21,7 +21,7 @@ import { openDatabase } from '../src/store/database';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { findTemporalCli } from '../src/temporal/temporal-cli';
 import { searchAttributeKeys } from '../workflows/search-attributes';
-import { benchMac, freePort, machine, percentile, systemInfo, table } from './lib';
+import { benchMac, freePort, machine, onSseBlocks, percentile, systemInfo, table } from './lib';
 import { hostAddress, startStandInNodes, type StandInNodes } from './standin-nodes';
 
 const sizes = (process.argv[2] ?? '1,10,100,500').split(',').map(Number);
@@ -162,19 +162,11 @@ class Feed {
 
   constructor(url: string) {
     this.req = request(`${url}/events`, { headers: { accept: 'text/event-stream' } }, (res) => {
-      res.setEncoding('utf8');
-      let buffer = '';
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (!data || !/^event: host$/m.test(block)) continue;
-          const update = JSON.parse(data) as { hostId: number; state?: HostState };
-          if (update.state) this.seen(update.hostId, update.state);
-        }
+      onSseBlocks(res, (block) => {
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (!data || !/^event: host$/m.test(block)) return;
+        const update = JSON.parse(data) as { hostId: number; state?: HostState };
+        if (update.state) this.seen(update.hostId, update.state);
       });
     });
     this.req.end();

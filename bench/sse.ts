@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openDatabase } from '../src/store/database';
 import { HostStore } from '../src/store/host-store';
-import { machine, percentile, rssMb, startChild, stop, table } from './lib';
+import { machine, onSseBlocks, percentile, rssMb, startChild, stop, table } from './lib';
 
 const clientsWanted = Number(process.env.BENCH_SSE_CLIENTS ?? 1000);
 const hostsCount = 50;
@@ -34,18 +34,10 @@ async function main() {
   await Promise.all(
     Array.from({ length: clientsWanted }, () => new Promise<void>((resolve, reject) => {
       const req = request({ host: url.hostname, port: url.port, path: '/events', headers: { accept: 'text/event-stream' } }, (res) => {
-        res.setEncoding('utf8');
-        let buffer = '';
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const m = /^data: \{"hostId":(\d+)/m.exec(block);
-            const at = m ? changedAt.get(Number(m[1])) : undefined;
-            if (at !== undefined) latencies.push(Number(process.hrtime.bigint() - at) / 1e6);
-          }
+        onSseBlocks(res, (block) => {
+          const m = /^data: \{"hostId":(\d+)/m.exec(block);
+          const at = m ? changedAt.get(Number(m[1])) : undefined;
+          if (at !== undefined) latencies.push(Number(process.hrtime.bigint() - at) / 1e6);
         });
         resolve();
       });
