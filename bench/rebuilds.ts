@@ -343,7 +343,8 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
         },
         credentials: { root_password_hash: '$6$Zc3xS0Gd1pG8r9Qe$FRr1Gc16G4e6CM5U1Q5WZQIsXWlKmOu/DKlGnXhT6y3iKA7hfv4DFKRrPlRn8ZmtCYvLOQvhr1MIrwUND6Q94.' },
         infrastructure: { base_url: `http://127.0.0.1:${(infrastructure.address() as { port: number }).port}`, server_type_map: { 'ms-01': 'ms-01' } },
-        temporal: { address: dev.address },
+        // BENCH_MAX_CACHED_WORKFLOWS: the worker's workflow cache (temporal.max_cached_workflows); the default when unset.
+        temporal: { address: dev.address, ...(process.env.BENCH_MAX_CACHED_WORKFLOWS ? { max_cached_workflows: Number(process.env.BENCH_MAX_CACHED_WORKFLOWS) } : {}) },
         images: { dir: join(dir, 'images') },
         server_types_file: join(dir, 'server-types.yaml'),
         timeouts: { pxe_boot: '20m', answer_fetch: '20m', install: '20m', phone_home: '20m', join: '20m' },

@@ -67,6 +67,7 @@ export interface Config {
     address: string; // '' → start the embedded dev server
     namespace: string;
     taskQueue: string;
+    maxCachedWorkflows: number; // the worker's workflow cache; 0 = no cache (every event replays the history)
     uiUrl: string; // link target for the Web UI
     devServer: { ip: string; port: number; uiPort: number; cliPath: string; dbPath: string };
   };
@@ -76,6 +77,14 @@ export interface Config {
   secrets: { keyEncryptionKey: string }; // '' → generated once into dataDir
   timeouts: StageTimeouts;
 }
+
+/**
+ * The worker's workflow cache when `temporal.max_cached_workflows` is not set. The SDK's own default grows with the
+ * heap limit (about 900 on a 24 GiB machine) and a cached rebuild holds about 0.3–0.6 MB; 100 keeps the worker
+ * near 300 MB while 500 hosts rebuild at once, and replaying an evicted rebuild (a few dozen events) costs
+ * milliseconds (bench/RESULTS.md, benchmark 2).
+ */
+export const defaultMaxCachedWorkflows = 100;
 
 /** Environment variables the configuration reads (they win over the file); nothing else reads process.env but LOG_LEVEL. */
 export const configEnv = {
@@ -179,6 +188,10 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(v) ? null : `expected a namespace name like default, got ${JSON.stringify(v)}`,
   );
   const taskQueue = temporal.string('task_queue', 'provisioning', (v) => (v.trim() ? null : 'must not be empty'));
+  // Rebuilds kept in the worker's memory between their events; one evicted from the cache is replayed from its
+  // history (a few dozen events) at its next event. 0 turns the cache off.
+  const maxCachedWorkflows = temporal.integer('max_cached_workflows', defaultMaxCachedWorkflows, 0, 100_000);
+  if (maxCachedWorkflows === 1) temporal.problem('max_cached_workflows', 'expected 0 (no cache) or at least 2 (the SDK needs room for two), got 1');
   const dev = temporal.section('dev_server');
   const devIp = dev.string('ip', '127.0.0.1', (v) => (checkHostOrIp(v) === null ? null : `expected an IP address, got ${JSON.stringify(v)}`));
   const devPort = dev.integer('port', 7233, 1, 65535);
@@ -243,6 +256,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
       address,
       namespace,
       taskQueue,
+      maxCachedWorkflows,
       uiUrl,
       devServer: { ip: devIp, port: devPort, uiPort: devUiPort, cliPath, dbPath: devDbPath },
     },

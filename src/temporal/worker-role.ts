@@ -48,6 +48,7 @@ export async function startWorkerRole(o: {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
+      maxCachedWorkflows: config.temporal.maxCachedWorkflows,
       activities: createActivities({
         ...o.stores,
         join: {

@@ -38,6 +38,8 @@ export async function createWorker(options: {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
+  /** Rebuilds kept in memory between events (`temporal.max_cached_workflows`); the SDK's default when absent. */
+  maxCachedWorkflows?: number;
   activities: Activities;
   workflowBundle: { code: string } | { codePath: string };
   operations: OperationStore; // failed activity attempts are written to the rebuild's history
@@ -46,6 +48,7 @@ export async function createWorker(options: {
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
+    ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
     activities: options.activities,
     workflowBundle: options.workflowBundle,
     interceptors: { activity: [recordActivityFailures(options.operations)] },

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../src/config/load-config';
+import { defaultMaxCachedWorkflows, loadConfig, parseConfig } from '../../src/config/load-config';
 import { ConfigError } from '../../src/config/reader';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -41,6 +41,7 @@ describe('parseConfig', () => {
     expect(config.temporal.address).toBe('');
     expect(config.temporal.namespace).toBe('default');
     expect(config.temporal.taskQueue).toBe('provisioning');
+    expect(config.temporal.maxCachedWorkflows).toBe(defaultMaxCachedWorkflows);
     expect(config.temporal.uiUrl).toBe('http://127.0.0.1:8233');
     expect(config.temporal.devServer).toMatchObject({ ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '' });
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
@@ -76,6 +77,7 @@ describe('parseConfig', () => {
       address: '',
       namespace: 'default',
       taskQueue: 'provisioning',
+      maxCachedWorkflows: 100,
       uiUrl: 'http://127.0.0.1:8233',
       devServer: { ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '', dbPath: join(base, 'data', 'temporal.db') },
     });
@@ -110,6 +112,11 @@ describe('parseConfig', () => {
   it('brackets an IPv6 dev server address in the default UI link', () => {
     const config = parseConfig('temporal:\n  dev_server:\n    ip: "::1"\n', FILE, {});
     expect(config.temporal.uiUrl).toBe('http://[::1]:8233');
+  });
+
+  it('takes the workflow cache size, 0 turning the cache off', () => {
+    expect(parseConfig('temporal:\n  max_cached_workflows: 0\n', FILE, {}).temporal.maxCachedWorkflows).toBe(0);
+    expect(parseConfig('temporal:\n  max_cached_workflows: 250\n', FILE, {}).temporal.maxCachedWorkflows).toBe(250);
   });
 
   it('leaves the UI link empty when an external Temporal server is used', () => {
@@ -243,6 +250,16 @@ describe('parseConfig', () => {
       ],
       ['temporal.address', 'temporal:\n  address: "localhost"\n', 'temporal.address: expected host:port like 127.0.0.1:7233, got "localhost"'],
       ['temporal.namespace', 'temporal:\n  namespace: "-bad"\n', 'temporal.namespace: expected a namespace name like default, got "-bad"'],
+      [
+        'temporal.max_cached_workflows (1)',
+        'temporal:\n  max_cached_workflows: 1\n',
+        'temporal.max_cached_workflows: expected 0 (no cache) or at least 2 (the SDK needs room for two), got 1',
+      ],
+      [
+        'temporal.max_cached_workflows (negative)',
+        'temporal:\n  max_cached_workflows: -5\n',
+        'temporal.max_cached_workflows: expected a whole number from 0 to 100000, got -5',
+      ],
       [
         'temporal.dev_server.port (out of range)',
         'temporal:\n  dev_server:\n    port: 70000\n',

@@ -1,16 +1,21 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createActivities, type Activities, type ActivityDeps } from '../../activities';
 import { proxmoxLayout } from '../../activities/cluster-join';
-import { recordActivityFailures } from '../../activities/record-failures';
+import { createWorker } from '../../src/temporal/worker';
 import type { TestApp } from './test-app';
 
 export const testFingerprint = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase().padStart(2, '0')).join(':');
 
-/** Starts a real worker for `t.taskQueue` with the real activities on the test app's stores. */
+/** Starts the service's worker (createWorker) for `t.taskQueue` with the real activities on the test app's stores. */
 export async function startTestWorker(
   t: TestApp,
-  options: { override?: Partial<Activities>; join?: Partial<ActivityDeps['join']>; infrastructure?: ActivityDeps['infrastructure'] } = {},
+  options: {
+    override?: Partial<Activities>;
+    join?: Partial<ActivityDeps['join']>;
+    infrastructure?: ActivityDeps['infrastructure'];
+    maxCachedWorkflows?: number; // temporal.max_cached_workflows; the SDK's default when absent
+  } = {},
 ): Promise<{ worker: Worker; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const deps: ActivityDeps = {
@@ -22,13 +27,14 @@ export async function startTestWorker(
     infrastructure: options.infrastructure ?? { baseUrl: '', serverTypeMap: {} },
   };
   const activities = { ...createActivities(deps), ...options.override };
-  const worker = await Worker.create({
+  const worker = await createWorker({
     connection,
     namespace: t.namespace,
     taskQueue: t.taskQueue,
+    maxCachedWorkflows: options.maxCachedWorkflows,
     workflowBundle: { code: inject('workflowCode') },
     activities,
-    interceptors: { activity: [recordActivityFailures(t.operations)] },
+    operations: t.operations,
   });
   const running = worker.run();
   return {

@@ -2,10 +2,11 @@
 // Proxmox node with the scripted pvecm (test/fixtures/pvecm). Boot events are sent as signals, as the boot
 // endpoints will send them.
 import { lstatSync } from 'node:fs';
+import { temporal } from '@temporalio/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
-import { readableHistory } from '../helpers/history';
+import { activitiesRun, readableHistory } from '../helpers/history';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
@@ -16,11 +17,13 @@ const password = 'peer-root-pw-5e2a9c';
 let t: TestApp;
 let node: StandInNode;
 
-beforeEach(async () => {
+/** The test app, a stand-in node and a worker; `maxCachedWorkflows` as temporal.max_cached_workflows. */
+async function setUp(maxCachedWorkflows?: number) {
   t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } }), (app) => app.close());
   node = resources.add(await startStandInNode(password), (n) => n.stop());
-  resources.add(await startTestWorker(t, { join: { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } }), (w) => w.stop());
-});
+  const join = { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint };
+  resources.add(await startTestWorker(t, { join, maxCachedWorkflows }), (w) => w.stop());
+}
 const resources = new Resources();
 afterEach(() => resources.releaseAll());
 
@@ -43,6 +46,8 @@ async function driveToFirstBoot(hostKeys: Record<string, string> = { ed25519: no
 }
 
 describe('rebuild cluster join', () => {
+  beforeEach(() => setUp());
+
   it('joins over SSH with the rebuild key, removes the key from the node, and ends ready', async () => {
     const { id, handle, publicKey, operationId } = await driveToFirstBoot();
     const result = await handle.result();
@@ -101,6 +106,31 @@ describe('rebuild cluster join', () => {
     expect(node.pvecmArgs()).toHaveLength(1); // definite: not retried
     expect(t.hosts.get(id).state).toBe('failed');
     expect(node.authorizedKeys()).not.toContain(publicKey);
+    expect(t.keys.list()).toEqual([]);
+  });
+});
+
+describe('rebuild with the workflow cache off (temporal.max_cached_workflows: 0)', () => {
+  beforeEach(() => setUp(0));
+
+  it('replays the history at every event and still ends ready, running each step once', async () => {
+    const { id, handle, operationId } = await driveToFirstBoot();
+    expect(await handle.result()).toEqual({ hostId: id, state: 'ready', failure: null });
+
+    expect(t.operations.events(operationId).filter((e) => e.kind === 'state').map((e) => e.state)).toEqual([
+      'pxe_ready', 'pxe_booted', 'installing', 'installed', 'first_boot', 'joining', 'ready',
+    ]);
+    expect(node.pvecmArgs()).toHaveLength(1);
+    const history = await handle.fetchHistory();
+    // No workflow task went to the worker's sticky queue: each one was served by replaying the history.
+    const taskQueueKinds = history.events!.flatMap((e) => (e.workflowTaskScheduledEventAttributes ? [e.workflowTaskScheduledEventAttributes.taskQueue?.kind] : []));
+    expect(taskQueueKinds.length).toBeGreaterThan(2);
+    expect(taskQueueKinds).not.toContain(temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_STICKY);
+    const ran = activitiesRun(history);
+    const count = (name: string) => ran.filter((n) => n === name).length;
+    expect(count('generateRebuildKey')).toBe(1);
+    expect(count('joinCluster')).toBe(1);
+    expect(count('recordHostState')).toBe(6);
     expect(t.keys.list()).toEqual([]);
   });
 });
