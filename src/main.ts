@@ -272,13 +272,23 @@ async function main(): Promise<void> {
     if (runsWorker) {
       const { startWorkerRole } = await import('./temporal/worker-role.js');
       const worker = await startWorkerRole({ config, address, log, stores: { hosts, operations, keys, pxeAllowList } });
-      worker.done.catch((err: unknown) => {
-        log.error({ err }, 'worker stopped unexpectedly');
-        if (!stopping) {
+      // The worker stops only when we drain it; stopping on its own (an error, or a stop we did not ask for) ends the
+      // service with status 1, so systemd or Docker restarts it instead of leaving a gateway with no worker.
+      worker.done.then(
+        () => {
+          if (stopping) return;
+          log.error('worker stopped unexpectedly');
           stopping = true;
-          void shutdown('worker failed', 1);
-        }
-      });
+          void shutdown('worker stopped', 1);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'worker stopped unexpectedly');
+          if (!stopping) {
+            stopping = true;
+            void shutdown('worker failed', 1);
+          }
+        },
+      );
       cleanups.push(() => worker.stop());
       readiness.worker = async () => (worker.state() === 'RUNNING' ? null : `worker is ${worker.state().toLowerCase()}`);
     }

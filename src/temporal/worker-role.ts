@@ -21,6 +21,10 @@ function installTemporalRuntime(log: Logger): void {
   };
   const temporalLog = log.child({ component: 'temporal' });
   Runtime.install({
+    // main.ts owns the signals: SIGINT/SIGTERM stop the gateway, drain the worker and stop the dev server in order.
+    // The SDK's default also drains the worker on SIGQUIT and SIGUSR2, which left the service running without one
+    // (and made `node --heapsnapshot-signal=SIGUSR2` stop the worker).
+    shutdownSignals: [],
     logger: new DefaultLogger('INFO', (entry) => temporalLog[levels[entry.level]]({ ...entry.meta }, entry.message)),
   });
 }
