@@ -5,7 +5,7 @@ import type { OperationStore } from '../src/store/operation-store';
 
 /**
  * Returns an activity interceptor factory that writes every failed activity attempt (with its error text and
- * whether it will be retried) into the rebuild's operation history, so operators see retries as they happen.
+ * whether it will be retried: not when the error is definite or the retry policy's attempts are used up) into the rebuild's operation history, so operators see retries as they happen.
  */
 export function recordActivityFailures(operations: OperationStore) {
   return (ctx: Context): ActivityInterceptors => ({
@@ -26,15 +26,19 @@ function record(operations: OperationStore, ctx: Context, firstArg: unknown, err
   const hostId = (firstArg as { hostId?: unknown } | undefined)?.hostId;
   const execution = ctx.info.workflowExecution;
   if (typeof hostId !== 'number' || !execution) return;
-  const definite = err instanceof ApplicationFailure && err.nonRetryable;
+  const policy = ctx.info.retryPolicy;
+  const lastAttempt = (policy?.maximumAttempts ?? 0) > 0 && ctx.info.attempt >= policy!.maximumAttempts!;
+  const definite =
+    err instanceof ApplicationFailure && (err.nonRetryable || (err.type !== undefined && err.type !== null && (policy?.nonRetryableErrorTypes ?? []).includes(err.type)));
+  const retrying = !definite && !lastAttempt;
   const message = err instanceof Error ? err.message : String(err);
   try {
     operations.append({
       hostId,
       operationId: operations.byRunId(execution.runId)?.id ?? null,
       kind: 'activity_failed',
-      message: `${ctx.info.activityType} attempt ${ctx.info.attempt} failed${definite ? '' : ' (will retry)'}: ${message}`,
-      details: { activity: ctx.info.activityType, attempt: ctx.info.attempt, retrying: !definite },
+      message: `${ctx.info.activityType} attempt ${ctx.info.attempt} failed${retrying ? ' (will retry)' : lastAttempt && !definite ? ' (last attempt)' : ''}: ${message}`,
+      details: { activity: ctx.info.activityType, attempt: ctx.info.attempt, retrying },
     });
   } catch {
     // The history is best effort here; the failure itself still reaches the workflow.

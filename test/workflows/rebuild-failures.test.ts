@@ -85,6 +85,14 @@ describe('rebuild stage timeouts', () => {
     expect(result.failure).toMatchObject({ stage: 'joining', reason: 'stage_timeout' });
     expect(result.failure!.message).toMatch(/^cluster join did not finish within 4s: /);
     expect(t.keys.list()).toEqual([]);
+    // Cleanup tried to remove the key from the unreachable host three times (its retry policy) and said so.
+    const removals = t.operations.events(t.operations.listForHost(result.hostId)[0]!.id).filter((e) => e.kind === 'activity_failed' && e.details?.activity === 'removeRebuildKeyFromHost');
+    expect(removals.map((e) => e.message.replace(/: .*/, ''))).toEqual([
+      'removeRebuildKeyFromHost attempt 1 failed (will retry)',
+      'removeRebuildKeyFromHost attempt 2 failed (will retry)',
+      'removeRebuildKeyFromHost attempt 3 failed (last attempt)',
+    ]);
+    expect(removals.map((e) => e.details?.retrying)).toEqual([true, true, false]);
   });
 });
 
