@@ -59,7 +59,8 @@ export class HostStore {
     this.byMac = db.prepare<[string], HostRow>('SELECT * FROM hosts WHERE mac = ?');
     this.all = db.prepare<[], HostRow>('SELECT * FROM hosts ORDER BY hostname');
     this.insert = db.prepare<[string, string, string, string, string], { id: number }>(
-      `INSERT INTO hosts (hostname, mac, server_type, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+      `INSERT INTO hosts (id, hostname, mac, server_type, created_at, updated_at)
+       VALUES ((SELECT next FROM host_ids), ?, ?, ?, ?, ?) RETURNING id`, // never a deleted host's id (migration 3)
     );
     this.remove = db.prepare<[number]>('DELETE FROM hosts WHERE id = ?');
     this.setState = db.prepare<[string, string, number]>('UPDATE hosts SET state = ?, updated_at = ? WHERE id = ?');

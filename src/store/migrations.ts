@@ -108,4 +108,19 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 3,
+    // hosts.id has no AUTOINCREMENT, so SQLite gave a deleted host's id (when it was the highest) to the next host,
+    // and with it the Temporal workflow id rebuild-<id> and its runs in the Web UI. Rebuilding the table to add
+    // AUTOINCREMENT would cascade-delete the operations (foreign keys stay on in a migration), so the next id is
+    // kept here instead, started above every id the hosts and the feed have seen.
+    name: 'host ids are never reused: host_ids.next, advanced by a trigger',
+    sql: `
+      CREATE TABLE host_ids (next INTEGER NOT NULL);
+      INSERT INTO host_ids (next) SELECT max(coalesce((SELECT max(id) FROM hosts), 0), coalesce((SELECT max(host_id) FROM feed), 0)) + 1;
+      CREATE TRIGGER host_ids_advance AFTER INSERT ON hosts BEGIN
+        UPDATE host_ids SET next = max(next, NEW.id + 1);
+      END;
+    `,
+  },
 ];

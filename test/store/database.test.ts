@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, openDatabase } from '../../src/store/database';
+import { parseMac } from '../../src/domain/mac-address';
+import { HostStore } from '../../src/store/host-store';
 import { migrations } from '../../src/store/migrations';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -37,7 +39,7 @@ describe('openDatabase', () => {
     const raw = new BetterSqlite3(path);
     raw.pragma('user_version = 999');
     raw.close();
-    expect(() => openDatabase(path)).toThrow('database schema version 999 is newer than this build knows (2); refusing to touch it');
+    expect(() => openDatabase(path)).toThrow(`database schema version 999 is newer than this build knows (${migrations.at(-1)!.version}); refusing to touch it`);
   });
 
   it('rolls back a failing migration as a whole', () => {
@@ -51,6 +53,32 @@ describe('openDatabase', () => {
     expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'extra'").get()).toEqual({ n: 0 });
     db.close();
     expect(readFileSync(path).length).toBeGreaterThan(0);
+  });
+});
+
+describe('host ids', () => {
+  const newHost = (n: number) => ({ hostname: `pve-${n}`, mac: parseMac(`aa:bb:cc:dd:ee:0${n}`), serverType: 'minisforum-ms-01' });
+
+  it('never gives a deleted host\'s id to a new host (its rebuilds have workflow id rebuild-<id>)', () => {
+    dir = tempDir();
+    const hosts = new HostStore(openDatabase(join(dir.path, 'p.db')));
+    expect(hosts.create(newHost(1)).id).toBe(1);
+    const second = hosts.create(newHost(2));
+    hosts.delete(second.id);
+    expect(hosts.create(newHost(3)).id).toBe(3);
+  });
+
+  it('starts above the ids a database from before the fix has seen, deleted hosts included', () => {
+    dir = tempDir();
+    const path = join(dir.path, 'p.db');
+    const old = openDatabase(path, migrations.filter((m) => m.version <= 2));
+    const oldHosts = old.prepare("INSERT INTO hosts (hostname, mac, server_type, created_at, updated_at) VALUES (?, ?, 'x', 'now', 'now') RETURNING id");
+    oldHosts.get('pve-1', 'aa:bb:cc:dd:ee:01');
+    const { id } = oldHosts.get('pve-2', 'aa:bb:cc:dd:ee:02') as { id: number };
+    old.prepare('DELETE FROM hosts WHERE id = ?').run(id);
+    old.close();
+    const hosts = new HostStore(openDatabase(path));
+    expect(hosts.create(newHost(3)).id).toBe(id + 1);
   });
 });
 
