@@ -55,8 +55,10 @@ export function recordRebuildEvent(deps: Pick<ActivityDeps, 'operations'>) {
     message: string;
     details?: Record<string, unknown>;
   }): Promise<void> {
-    const operation = currentOperation(deps, input.hostId);
-    deps.operations.append({ hostId: input.hostId, operationId: operation.id, kind: input.kind, message: input.message, details: input.details ?? null });
+    // Also runs in a finished rebuild's cleanup, when the operator may have deleted the host (and with it the
+    // operation): then there is nothing to write to, and append() writes nothing.
+    const operation = deps.operations.byRunId(rebuildRun().runId);
+    deps.operations.append({ hostId: input.hostId, operationId: operation?.id ?? null, kind: input.kind, message: input.message, details: input.details ?? null });
   };
 }
 

@@ -90,6 +90,16 @@ export interface NewEvent {
 }
 
 /** Operations (one per rebuild) and their append-only event history. */
+interface EventParams {
+  hostId: number;
+  operationId: number | null;
+  at: string;
+  kind: string;
+  state: string | null;
+  message: string;
+  details: string | null;
+}
+
 export class OperationStore {
   private readonly insertEvent;
   private readonly listeners = new Set<(event: OperationEvent) => void>();
@@ -98,9 +108,12 @@ export class OperationStore {
     private readonly db: Database,
     private readonly now: () => Date = () => new Date(),
   ) {
-    this.insertEvent = db.prepare<[number, number | null, string, string, string | null, string, string | null], EventRow>(
+    // Nothing is written for a host deleted meanwhile (a rebuild's cleanup can still run after the operator deletes
+    // a host whose rebuild has finished): its history went with it, and a foreign-key error would fail the cleanup.
+    this.insertEvent = db.prepare<[EventParams], EventRow>(
       `INSERT INTO operation_events (host_id, operation_id, at, kind, state, message, details)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+       SELECT @hostId, @operationId, @at, @kind, @state, @message, @details
+       WHERE EXISTS (SELECT 1 FROM hosts WHERE id = @hostId) RETURNING *`,
     );
   }
 
@@ -168,17 +181,18 @@ export class OperationStore {
     return this.find(id)!;
   }
 
-  /** Appends one event and tells subscribers. */
-  append(event: NewEvent): OperationEvent {
-    const row = this.insertEvent.get(
-      event.hostId,
-      event.operationId ?? null,
-      this.now().toISOString(),
-      event.kind,
-      event.state ?? null,
-      event.message,
-      event.details ? JSON.stringify(event.details) : null,
-    )!;
+  /** Appends one event and tells subscribers; null (nothing written) when the host has been deleted. */
+  append(event: NewEvent): OperationEvent | null {
+    const row = this.insertEvent.get({
+      hostId: event.hostId,
+      operationId: event.operationId ?? null,
+      at: this.now().toISOString(),
+      kind: event.kind,
+      state: event.state ?? null,
+      message: event.message,
+      details: event.details ? JSON.stringify(event.details) : null,
+    });
+    if (!row) return null;
     const appended = toEvent(row);
     for (const listener of this.listeners) listener(appended);
     return appended;

@@ -59,6 +59,18 @@ describe('OperationStore', () => {
     db.close();
   });
 
+  it('writes nothing and tells no subscriber when the host was deleted meanwhile', () => {
+    const { db, hosts, host, operations } = setup();
+    const operation = operations.ensure(host.id, 'rebuild-1', 'run-a');
+    const seen: OperationEvent[] = [];
+    operations.subscribe((e) => seen.push(e));
+    hosts.delete(host.id);
+    expect(operations.append({ hostId: host.id, operationId: operation.id, kind: 'key_removed', message: 'rebuild private key deleted' })).toBeNull();
+    expect(seen).toEqual([]);
+    expect(db.prepare('SELECT count(*) AS n FROM operation_events').get()).toEqual({ n: 0 });
+    db.close();
+  });
+
   it('deletes a host together with its operations and events', () => {
     const { db, hosts, host, operations } = setup();
     const op = operations.ensure(host.id, 'rebuild-1', 'run-a');

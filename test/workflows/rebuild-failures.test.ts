@@ -37,6 +37,17 @@ async function start() {
 }
 
 const at = () => new Date().toISOString();
+
+/** A loopback port nothing listens on. */
+function closedPort(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
 const installed = () => ({ at: at(), managementAddress: '127.0.0.1/8', sshHostKeys: { ed25519: node.hostKey }, machineId: 'm-1' });
 
 describe('rebuild stage timeouts', () => {
@@ -68,14 +79,7 @@ describe('rebuild stage timeouts', () => {
   });
 
   it('fails at joining naming the join timeout when the host never accepts SSH connections', async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => resolve(port));
-      });
-    });
-    await setup({ join: '4s' }, closed);
+    await setup({ join: '4s' }, await closedPort());
     const { handle } = await start();
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
@@ -94,6 +98,23 @@ describe('rebuild stage timeouts', () => {
     ]);
     expect(removals.map((e) => e.details?.retrying)).toEqual([true, true, false]);
   });
+
+  it('lets the operator delete a host whose failed rebuild is still cleaning up, and the cleanup still finishes', async () => {
+    await setup({ join: '3s' }, await closedPort());
+    const { id, handle } = await start();
+    await handle.signal(pxeBootedSignal, { at: at() });
+    await handle.signal(answerServedSignal, { at: at() });
+    await handle.signal(installedSignal, installed());
+    await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: null });
+    await waitForState(t.operations, id, 'failed', 30_000);
+    // The cleanup is now retrying the key removal against the unreachable host.
+    expect((await t.app.inject({ method: 'DELETE', url: `/api/hosts/${id}` })).statusCode).toBe(204);
+
+    const result = await handle.result();
+    expect(result.failure).toMatchObject({ stage: 'joining', reason: 'stage_timeout' });
+    expect(t.keys.list()).toEqual([]); // the private key was still destroyed
+    expect(t.operations.listForHost(id)).toEqual([]); // and nothing was written for the deleted host
+  }, 60_000);
 });
 
 describe('rebuild cancel and out-of-order events', () => {
