@@ -35,11 +35,18 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
   return out;
 }
 
-/** Starts a child Node script and resolves once it prints a line matching `ready` (returns that line). */
+/**
+ * Node flags the service runs with (Makefile `run`, deploy/Dockerfile): a young generation of 4 MB semi-spaces
+ * instead of V8's 16 MB keeps idle and after-load memory down (bench/RESULTS.md). BENCH_NODE_FLAGS replaces them
+ * for experiments ("" = Node's defaults).
+ */
+export const serviceNodeFlags = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
+
+/** Starts a child Node script with the service's Node flags; resolves once it prints a line matching `ready`. */
 export function startChild(script: string, args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ child: ChildProcess; line: string }> {
   // BENCH_PROFILE_DIR: a V8 CPU profile of the child (the gateway under test) is written there when it exits.
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR] : [];
-  const child = spawn(process.execPath, [...profile, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [...serviceNodeFlags, ...profile, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {

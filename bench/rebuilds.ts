@@ -21,7 +21,7 @@ import { openDatabase } from '../src/store/database';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { findTemporalCli } from '../src/temporal/temporal-cli';
 import { searchAttributeKeys } from '../workflows/search-attributes';
-import { benchMac, freePort, machine, onSseBlocks, percentile, systemInfo, table } from './lib';
+import { benchMac, freePort, machine, onSseBlocks, percentile, serviceNodeFlags, systemInfo, table } from './lib';
 import { hostAddress, startStandInNodes, type StandInNodes } from './standin-nodes';
 
 const sizes = (process.argv[2] ?? '1,10,100,500').split(',').map(Number);
@@ -129,9 +129,7 @@ async function startService(role: 'worker' | 'gateway', config: string, port: nu
   const out = openSync(logFile, 'a');
   // BENCH_PROFILE=worker|gateway: a V8 CPU profile of that process (all threads) into BENCH_PROFILE_DIR.
   const profile = process.env.BENCH_PROFILE === role ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR ?? join(projectRoot, 'bench/profiles')] : [];
-  // BENCH_NODE_FLAGS: extra Node flags for both service processes (memory experiments).
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, ...profile, join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, [...serviceNodeFlags, ...profile, join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', out, out],
     env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' },
   });
