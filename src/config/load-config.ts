@@ -67,7 +67,7 @@ export interface Config {
     address: string; // '' → start the embedded dev server
     namespace: string;
     taskQueue: string;
-    maxCachedWorkflows: number; // the worker's workflow cache; 0 = no cache (every event replays the history)
+    maxCachedWorkflows: number | null; // the worker's workflow cache; 0 = no cache; null = the SDK's default
     uiUrl: string; // link target for the Web UI
     devServer: { ip: string; port: number; uiPort: number; cliPath: string; dbPath: string };
   };
@@ -77,14 +77,6 @@ export interface Config {
   secrets: { keyEncryptionKey: string }; // '' → generated once into dataDir
   timeouts: StageTimeouts;
 }
-
-/**
- * The worker's workflow cache when `temporal.max_cached_workflows` is not set. The SDK's own default grows with the
- * heap limit (about 900 on a 24 GiB machine) and a cached rebuild holds about 0.3–0.6 MB; 100 keeps the worker
- * near 300 MB while 500 hosts rebuild at once, and replaying an evicted rebuild (a few dozen events) costs
- * milliseconds (bench/RESULTS.md, benchmark 2).
- */
-export const defaultMaxCachedWorkflows = 100;
 
 /** Environment variables the configuration reads (they win over the file); nothing else reads process.env but LOG_LEVEL. */
 export const configEnv = {
@@ -189,8 +181,11 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   );
   const taskQueue = temporal.string('task_queue', 'provisioning', (v) => (v.trim() ? null : 'must not be empty'));
   // Rebuilds kept in the worker's memory between their events; one evicted from the cache is replayed from its
-  // history (a few dozen events) at its next event. 0 turns the cache off.
-  const maxCachedWorkflows = temporal.integer('max_cached_workflows', defaultMaxCachedWorkflows, 0, 100_000);
+  // history (a few dozen events) at its next event. 0 turns the cache off; absent = the SDK's default, which grows
+  // with the heap limit (about 900 here). A cap below the number of rebuilds running at once saves memory but costs
+  // a replay per event (bench/RESULTS.md, benchmark 2).
+  const cacheSetting = temporal.integer('max_cached_workflows', -1, 0, 100_000);
+  const maxCachedWorkflows = cacheSetting === -1 ? null : cacheSetting;
   if (maxCachedWorkflows === 1) temporal.problem('max_cached_workflows', 'expected 0 (no cache) or at least 2 (the SDK needs room for two), got 1');
   const dev = temporal.section('dev_server');
   const devIp = dev.string('ip', '127.0.0.1', (v) => (checkHostOrIp(v) === null ? null : `expected an IP address, got ${JSON.stringify(v)}`));

@@ -52,7 +52,7 @@ export async function startWorkerRole(o: {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      maxCachedWorkflows: config.temporal.maxCachedWorkflows,
+      maxCachedWorkflows: config.temporal.maxCachedWorkflows ?? undefined,
       activities: createActivities({
         ...o.stores,
         join: {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defaultMaxCachedWorkflows, loadConfig, parseConfig } from '../../src/config/load-config';
+import { loadConfig, parseConfig } from '../../src/config/load-config';
 import { ConfigError } from '../../src/config/reader';
 import { tempDir } from '../helpers/temp-dir';
 
@@ -41,7 +41,7 @@ describe('parseConfig', () => {
     expect(config.temporal.address).toBe('');
     expect(config.temporal.namespace).toBe('default');
     expect(config.temporal.taskQueue).toBe('provisioning');
-    expect(config.temporal.maxCachedWorkflows).toBe(defaultMaxCachedWorkflows);
+    expect(config.temporal.maxCachedWorkflows).toBeNull();
     expect(config.temporal.uiUrl).toBe('http://127.0.0.1:8233');
     expect(config.temporal.devServer).toMatchObject({ ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '' });
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
@@ -77,7 +77,7 @@ describe('parseConfig', () => {
       address: '',
       namespace: 'default',
       taskQueue: 'provisioning',
-      maxCachedWorkflows: 100,
+      maxCachedWorkflows: null,
       uiUrl: 'http://127.0.0.1:8233',
       devServer: { ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '', dbPath: join(base, 'data', 'temporal.db') },
     });
