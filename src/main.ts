@@ -274,20 +274,16 @@ async function main(): Promise<void> {
       const worker = await startWorkerRole({ config, address, log, stores: { hosts, operations, keys, pxeAllowList } });
       // The worker stops only when we drain it; stopping on its own (an error, or a stop we did not ask for) ends the
       // service with status 1, so systemd or Docker restarts it instead of leaving a gateway with no worker.
+      const stoppedOnItsOwn = (failed: boolean, err?: unknown) => {
+        if (failed) log.error({ err }, 'worker stopped unexpectedly');
+        if (stopping) return;
+        if (!failed) log.error('worker stopped unexpectedly');
+        stopping = true;
+        void shutdown(failed ? 'worker failed' : 'worker stopped', 1);
+      };
       worker.done.then(
-        () => {
-          if (stopping) return;
-          log.error('worker stopped unexpectedly');
-          stopping = true;
-          void shutdown('worker stopped', 1);
-        },
-        (err: unknown) => {
-          log.error({ err }, 'worker stopped unexpectedly');
-          if (!stopping) {
-            stopping = true;
-            void shutdown('worker failed', 1);
-          }
-        },
+        () => stoppedOnItsOwn(false),
+        (err: unknown) => stoppedOnItsOwn(true, err),
       );
       cleanups.push(() => worker.stop());
       readiness.worker = async () => (worker.state() === 'RUNNING' ? null : `worker is ${worker.state().toLowerCase()}`);

@@ -27,3 +27,9 @@ export function activitiesRun(history: temporal.api.history.v1.IHistory): string
   }
   return names;
 }
+
+/** How many times each activity ran (activitiesRun, counted by name). */
+export function activityRunCounts(history: temporal.api.history.v1.IHistory): (name: string) => number {
+  const ran = activitiesRun(history);
+  return (name) => ran.filter((n) => n === name).length;
+}

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
-import { activitiesRun } from '../helpers/history';
+import { activityRunCounts } from '../helpers/history';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { testFingerprint } from '../helpers/test-worker';
@@ -87,8 +87,7 @@ describe('rebuild durability', () => {
     ]);
     expect(node.pvecmArgs()).toHaveLength(1);
     const history = await handle.fetchHistory();
-    const scheduled = activitiesRun(history);
-    const count = (name: string) => scheduled.filter((n) => n === name).length;
+    const count = activityRunCounts(history);
     expect(count('generateRebuildKey')).toBe(1);
     expect(count('joinCluster')).toBe(1);
     expect(count('recordHostState')).toBe(6);

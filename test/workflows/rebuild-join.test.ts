@@ -6,7 +6,7 @@ import { temporal } from '@temporalio/proto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
-import { activitiesRun, readableHistory } from '../helpers/history';
+import { activityRunCounts, readableHistory } from '../helpers/history';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
@@ -126,8 +126,7 @@ describe('rebuild with the workflow cache off (temporal.max_cached_workflows: 0)
     const taskQueueKinds = history.events!.flatMap((e) => (e.workflowTaskScheduledEventAttributes ? [e.workflowTaskScheduledEventAttributes.taskQueue?.kind] : []));
     expect(taskQueueKinds.length).toBeGreaterThan(2);
     expect(taskQueueKinds).not.toContain(temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_STICKY);
-    const ran = activitiesRun(history);
-    const count = (name: string) => ran.filter((n) => n === name).length;
+    const count = activityRunCounts(history);
     expect(count('generateRebuildKey')).toBe(1);
     expect(count('joinCluster')).toBe(1);
     expect(count('recordHostState')).toBe(6);
