@@ -1,7 +1,6 @@
 // Composition root: config → database → Temporal (embedded dev server or existing) → worker → gateway.
 // Ctrl-C / SIGTERM drains the worker, closes the gateway, stops the dev server and closes the database.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -23,6 +22,7 @@ import { createLogger, type Logger } from './logging';
 import { openDatabase } from './store/database';
 import { HostStore } from './store/host-store';
 import { OperationStore } from './store/operation-store';
+import { loadOrCreateKeyFile } from './store/key-file';
 import { PxeAllowList } from './store/pxe-allow-list';
 import { RebuildKeyStore } from './store/rebuild-key-store';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -90,11 +90,9 @@ function createFromExample(target: string, example: string): string | null {
 function keyEncryptionKey(config: Config, log: Logger): Buffer {
   if (config.secrets.keyEncryptionKey) return Buffer.from(config.secrets.keyEncryptionKey, 'hex');
   const file = join(config.dataDir, 'rebuild-key-encryption.key');
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-  mkdirSync(config.dataDir, { recursive: true });
-  writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-  log.info({ file }, 'generated the key-encryption key for rebuild keys');
-  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  const { key, created } = loadOrCreateKeyFile(file);
+  if (created) log.info({ file }, 'generated the key-encryption key for rebuild keys');
+  return key;
 }
 
 /** Writes and checks the dnsmasq config, then starts the supervised dnsmasq; throws naming the key to fix. */
