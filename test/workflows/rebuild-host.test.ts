@@ -155,6 +155,9 @@ describe('rebuildHostWorkflow stage timeouts', () => {
     const states = events.filter((e) => e.kind === 'state').map((e) => e.state);
     expect(states).toEqual(['pxe_ready', 'pxe_booted', 'failed']);
     expect(events.find((e) => e.state === 'pxe_booted')?.message).toBe('PXE boot script served from 192.0.2.53');
-    expect(events.filter((e) => e.kind === 'boot_event_ignored').map((e) => e.message)).toEqual(['pxeBooted received again while pxe_ready; ignored']);
+    // The duplicate lands in the same workflow task as the first signal or in the next one, after pxe_booted.
+    const ignored = events.filter((e) => e.kind === 'boot_event_ignored').map((e) => e.message);
+    expect(ignored).toHaveLength(1);
+    expect(ignored[0]).toMatch(/^pxeBooted received again while pxe_(ready|booted); ignored$/);
   });
 });
