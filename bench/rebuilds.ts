@@ -21,7 +21,7 @@ import { openDatabase } from '../src/store/database';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { findTemporalCli } from '../src/temporal/temporal-cli';
 import { searchAttributeKeys } from '../workflows/search-attributes';
-import { benchMac, freePort, machine, onSseBlocks, percentile, serviceNodeFlags, systemInfo, table } from './lib';
+import { benchMac, freePort, machine, onSseBlocks, percentile, serviceEnv, serviceNodeFlags, systemInfo, table } from './lib';
 import { hostAddress, startStandInNodes, type StandInNodes } from './standin-nodes';
 
 const sizes = (process.argv[2] ?? '1,10,100,500').split(',').map(Number);
@@ -30,6 +30,8 @@ const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 60);
 // 0: every host sends each boot event the moment its last one is recorded (lockstep: the whole rack at once, the
 // worst case). S > 0: each host first waits a random 0..S s before each boot event, as real hosts spread out.
 const spreadMs = Number(process.env.BENCH_SPREAD_SECONDS ?? 0) * 1000;
+// BENCH_STANDIN_NICE=19: the stand-in sshd (the nodes' side of the join) only gets CPU the service leaves idle.
+const standinNice = Number(process.env.BENCH_STANDIN_NICE ?? 0);
 const hostTimeoutMs = Number(process.env.BENCH_HOST_TIMEOUT_SECONDS ?? 600) * 1000;
 const projectRoot = resolve(__dirname, '../..');
 const joinPassword = 'bench-join-password-5c1e';
@@ -131,7 +133,7 @@ async function startService(role: 'worker' | 'gateway', config: string, port: nu
   const profile = process.env.BENCH_PROFILE === role ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR ?? join(projectRoot, 'bench/profiles')] : [];
   const child = spawn(process.execPath, [...serviceNodeFlags, ...profile, join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', out, out],
-    env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' },
+    env: serviceEnv({ LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }),
   });
   closeSync(out);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -317,7 +319,7 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
     });
     await new Promise<void>((r) => infrastructure.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise<void>((r) => infrastructure.close(() => r())));
-    const nodes = await startStandInNodes(join(dir, 'standin'), addresses, await freePort(), joinPassword);
+    const nodes = await startStandInNodes(join(dir, 'standin'), addresses, await freePort(), joinPassword, standinNice);
     cleanups.push(() => nodes.stop());
 
     const gatewayPort = await freePort();

@@ -10,6 +10,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export interface StandInNodes {
@@ -37,7 +38,11 @@ exec unshare --mount --propagation private /bin/bash -c '
 ' _ "$host_dir" "$BENCH_ROOT/node" "$BENCH_ROOT" "\${SSH_ORIGINAL_COMMAND:-true}"
 `;
 
-export async function startStandInNodes(root: string, addresses: string[], port: number, expectedPassword: string): Promise<StandInNodes> {
+/**
+ * `nice` (0..19) lowers sshd's CPU priority, and with it every session it forks: on real hardware each node's sshd
+ * and pvecm run on that node, not on the provisioning server's cores.
+ */
+export async function startStandInNodes(root: string, addresses: string[], port: number, expectedPassword: string, nice = 0): Promise<StandInNodes> {
   const sshd = ['/usr/sbin/sshd', '/usr/bin/sshd'].find(existsSync);
   if (!sshd) throw new Error('sshd not found: install openssh-server');
   mkdirSync(join(root, 'bin'), { recursive: true });
@@ -82,6 +87,7 @@ export async function startStandInNodes(root: string, addresses: string[], port:
   );
   mkdirSync('/run/sshd', { recursive: true });
   const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', join(root, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (nice !== 0 && child.pid !== undefined) setPriority(child.pid, nice);
   const stderr: string[] = [];
   child.stderr!.on('data', (b: Buffer) => stderr.push(b.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
