@@ -78,8 +78,12 @@ async function main() {
   // Tokens for the first-boot script requests, one per host.
   writeFileSync(join(dir, 'tokens.json'), JSON.stringify(Array.from({ length: n }, (_, i) => ({ id: i + 1, token: tokens.tokenFor(`run-${i}`) }))));
   process.stdout.write(`listening ${url}\n`);
-  // SIGUSR2: report connected SSE clients and whether the hub's timers still run (leak check).
-  process.on('SIGUSR2', () => process.stdout.write(`clients ${hub.clientCount} timers ${hub.timersRunning}\n`));
+  // SIGUSR2: a full garbage collection when started with --expose-gc (so the benchmark's RSS readings hold no
+  // garbage), then a report of connected SSE clients and whether the hub's timers still run (leak check).
+  process.on('SIGUSR2', () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    process.stdout.write(`clients ${hub.clientCount} timers ${hub.timersRunning}\n`);
+  });
   process.on('SIGTERM', () => {
     process.stderr.write(`boot events delivered: ${delivered}\n`);
     void app.close().then(() => process.exit(0));

@@ -12,8 +12,11 @@ export interface ServiceProcess {
 }
 
 /** Starts `node dist/src/main.js …args`, optionally behind a command prefix such as `ip netns exec <ns>`. */
-export function startService(args: string[], options: { prefix?: string[]; env?: Record<string, string>; entry?: string } = {}): ServiceProcess {
-  const argv = [...(options.prefix ?? []), process.execPath, options.entry ?? resolve('dist/src/main.js'), ...args];
+export function startService(
+  args: string[],
+  options: { prefix?: string[]; env?: NodeJS.ProcessEnv; entry?: string; nodeFlags?: string[] } = {},
+): ServiceProcess {
+  const argv = [...(options.prefix ?? []), process.execPath, ...(options.nodeFlags ?? []), options.entry ?? resolve('dist/src/main.js'), ...args];
   const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
