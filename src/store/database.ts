@@ -11,11 +11,30 @@ export function openDatabase(path: string, migrations: readonly Migration[] = al
   const db = new BetterSqlite3(path);
   // First: a gateway and a worker may open a new file at the same moment; the second waits instead of failing.
   db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
+  enableWal(db);
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   migrate(db, migrations);
   return db;
+}
+
+/**
+ * Switches a connection to WAL. SQLite answers SQLITE_BUSY at once, without its busy handler, when another process is
+ * switching the same new file at that moment (gateway and worker starting together), so this waits and retries for
+ * up to 5 s; the second process then finds the file already in WAL mode.
+ */
+function enableWal(db: Database): void {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+      if (mode !== 'wal' && !db.memory) throw new Error(`${db.name}: SQLite could not switch to WAL mode (journal_mode is ${mode})`);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + Math.random() * 40);
+    }
+  }
 }
 
 /**

@@ -101,5 +101,6 @@ describe('openDatabase from two processes at once', () => {
       });
     const results = await Promise.all(Array.from({ length: 8 }, run));
     expect(results).toEqual(Array(8).fill(String(migrations.at(-1)!.version)));
+    expect(readFileSync(path).subarray(18, 20)).toEqual(Buffer.from([2, 2])); // the file header says WAL
   });
 });
