@@ -1,6 +1,6 @@
 // Composition root: config → database → Temporal (embedded dev server or existing) → worker → gateway.
 // Ctrl-C / SIGTERM drains the worker, closes the gateway, stops the dev server and closes the database.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -82,7 +82,10 @@ function usage(problem: string): never {
 function createFromExample(target: string, example: string): string | null {
   if (existsSync(target)) return null;
   mkdirSync(dirname(resolve(target)), { recursive: true });
-  copyFileSync(join(projectRoot, 'deploy', example), target);
+  // Copy, then rename into place: a second process starting now reads the whole file or none of it.
+  const temporary = `${target}.${process.pid}.tmp`;
+  copyFileSync(join(projectRoot, 'deploy', example), temporary);
+  renameSync(temporary, target);
   return `created ${relative(process.cwd(), resolve(target)) || target} from deploy/${example}; edit it for your network`;
 }
 
