@@ -30,6 +30,10 @@ const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 60);
 // 0: every host sends each boot event the moment its last one is recorded (lockstep: the whole rack at once, the
 // worst case). S > 0: each host first waits a random 0..S s before each boot event, as real hosts spread out.
 const spreadMs = Number(process.env.BENCH_SPREAD_SECONDS ?? 0) * 1000;
+// BENCH_BARRIER=1: every host waits until all N have reached a state, then all send the next boot event together
+// (a rack whose hosts all PXE boot, finish installing, … at the same moment). Per stage wave it reports the CPU each
+// process spent per event, which is what a wave's latency is made of.
+const barrierMode = process.env.BENCH_BARRIER === '1';
 // BENCH_STANDIN_NICE=19: the stand-in sshd (the nodes' side of the join) only gets CPU the service leaves idle.
 const standinNice = Number(process.env.BENCH_STANDIN_NICE ?? 0);
 const hostTimeoutMs = Number(process.env.BENCH_HOST_TIMEOUT_SECONDS ?? 600) * 1000;
@@ -217,10 +221,57 @@ async function post(url: string, body: unknown): Promise<Response> {
   return res;
 }
 
-async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, run: HostRun): Promise<void> {
+/** Releases all hosts into a stage together; `onRelease` runs as each wave starts (for CPU snapshots). */
+class StageBarrier {
+  private expected: number;
+  private readonly waves = new Map<string, { arrived: number; release: () => void; released: Promise<void> }>();
+  constructor(
+    n: number,
+    private readonly onRelease: (stage: string) => void,
+  ) {
+    this.expected = n;
+  }
+
+  arrive(stage: string): Promise<void> {
+    const wave = this.wave(stage);
+    wave.arrived++;
+    this.check();
+    return wave.released;
+  }
+
+  /** A host that failed or got stuck: later waves stop waiting for it. */
+  drop(): void {
+    this.expected--;
+    this.check();
+  }
+
+  private wave(stage: string) {
+    let wave = this.waves.get(stage);
+    if (!wave) {
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      wave = { arrived: 0, release, released };
+      this.waves.set(stage, wave);
+    }
+    return wave;
+  }
+
+  private check(): void {
+    for (const [stage, wave] of this.waves) {
+      if (wave.arrived >= this.expected && wave.arrived > 0) {
+        this.waves.set(stage, { ...wave, arrived: -Infinity }); // released once
+        this.onRelease(stage);
+        wave.release();
+      }
+    }
+  }
+}
+
+async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, run: HostRun, barrier?: StageBarrier): Promise<void> {
   // One boot event: send, note the 2xx, wait for the state it leads to on the feed.
   const step = async (state: HostState, send: () => Promise<Response>): Promise<Response> => {
     if (spreadMs > 0) await new Promise((r) => setTimeout(r, Math.random() * spreadMs));
+    if (barrier) await barrier.arrive(state);
     const res = await send();
     const okAt = performance.now();
     run.eventAt[state] = Date.now();
@@ -260,6 +311,7 @@ async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, ru
   const phoneHome = /^URL='([^']+)'/m.exec(script)?.[1];
   if (!phoneHome) throw new Error('no phone-home URL in the first-boot script');
   await step('first_boot', () => post(phoneHome, { ip: run.ip, hardware_id: `bench-${run.id}` }));
+  if (barrier) await barrier.arrive('joining'); // the first_boot wave ends when every host is joining
   await feed.reached(run.id, 'ready');
   if (feed.state(run.id) !== 'ready') throw new Error(`ended ${feed.state(run.id)}`);
   if (!nodes.joined(run.ip)) throw new Error('ready, but the stand-in node was never joined');
@@ -277,6 +329,7 @@ interface BatchResult {
   stageMs: Record<string, number[]>; // boot event 2xx → state recorded
   overheadMs: number[]; // per rebuild: start + the four stages + first_boot → joining
   joinMs: number[]; // joining → ready recorded (SSH join, key removal, Infrastructure)
+  waves?: Array<{ stage: string; ms: number; cpuMsPerHost: Record<'worker' | 'gateway' | 'temporal' | 'sshd' | 'hosts', number> }>; // BENCH_BARRIER=1
   sseMs: number[];
   rss: { worker: number; gateway: number; temporal: number };
   cpu: { worker: number; gateway: number; temporal: number; sshd: number; hosts: number }; // CPU seconds in the batch
@@ -388,19 +441,22 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
         hosts: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
       });
       const cpuBefore = cpu();
+      const released: Array<{ stage: string; at: number; cpu: ReturnType<typeof cpu> }> = [];
+      const barrier = barrierMode ? new StageBarrier(n, (stage) => released.push({ stage, at: performance.now(), cpu: cpu() })) : undefined;
       const started = performance.now();
       await Promise.all(
         runs.map(async (run) => {
           let timer: NodeJS.Timeout | undefined;
           try {
             await Promise.race([
-              simulateHost(gateway.url, feed, nodes, run),
+              simulateHost(gateway.url, feed, nodes, run, barrier),
               new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`stuck in ${feed.state(run.id)}`)), hostTimeoutMs))),
             ]);
             run.outcome = 'ready';
           } catch (err) {
             run.failure = (err as Error).message;
             run.outcome = (err as Error).message.startsWith('stuck') ? 'stuck' : 'failed';
+            barrier?.drop();
           } finally {
             clearTimeout(timer);
           }
@@ -411,6 +467,12 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
       const cpuAfter = cpu();
       const cpuUsed = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, Math.round((v - cpuBefore[k as keyof typeof cpuBefore]) * 10) / 10])) as BatchResult['cpu'];
       batches.push(analyse(variant, n, wallS, runs, db, peak, cpuUsed, registered - registeredBefore));
+      // Stage waves: from one release to the next, CPU ms each process spent per host.
+      batches.at(-1)!.waves = released.slice(0, -1).map((w, i) => {
+        const next = released[i + 1]!;
+        const perHost = (k: keyof typeof w.cpu) => Math.round(((next.cpu[k] - w.cpu[k]) * 1000 * 10) / n) / 10;
+        return { stage: w.stage, ms: Math.round(next.at - w.at), cpuMsPerHost: { worker: perHost('worker'), gateway: perHost('gateway'), temporal: perHost('temporal'), sshd: perHost('sshd'), hosts: perHost('hosts') } };
+      });
       const b = batches.at(-1)!;
       process.stderr.write(`${variant} N=${n}: ${b.ready} ready, ${b.failed} failed, ${b.stuck} stuck in ${wallS.toFixed(1)} s\n`);
     }
@@ -487,7 +549,11 @@ async function main() {
   for (const v of variants) results.push(await runVariant(v));
 
   const names: Record<string, string> = { wal: 'WAL + synchronous=NORMAL', plain: 'plain (no pragmas)' };
-  const arrival = spreadMs > 0 ? `each boot event sent after a random 0–${spreadMs / 1000} s wait` : 'lockstep: each boot event sent as soon as the last was recorded';
+  const arrival = barrierMode
+    ? 'stage waves: each boot event sent by all N hosts together once every host reached the previous state'
+    : spreadMs > 0
+      ? `each boot event sent after a random 0–${spreadMs / 1000} s wait`
+      : 'lockstep: each boot event sent as soon as the last was recorded';
   process.stdout.write(`\nConcurrent rebuilds: ${machine()}; dev server on a SQLite file; worker and gateway as separate processes; ${arrival}\n\n`);
   table(
     ['dev server SQLite', 'N', 'wall s', 'ready', 'failed', 'stuck', 'overhead/rebuild p50 ms', 'overhead/rebuild p99 ms', 'stage p50 ms', 'stage p99 ms', 'worst stage p99 ms', 'webhook→SSE p50 ms', 'webhook→SSE p99 ms', 'join→ready p50 ms', 'worker RSS MB', 'gateway RSS MB', 'dev server RSS MB'],
@@ -512,6 +578,24 @@ async function main() {
     ['dev server SQLite', 'worker idle MB', 'worker after MB', 'gateway idle MB', 'gateway after MB', 'dev server idle MB', 'dev server after MB', `after = ${settleSeconds} s after the last batch`],
     results.map((r) => [names[r.variant]!, r.idle.worker, r.after.worker, r.idle.gateway, r.after.gateway, r.idle.temporal, r.after.temporal, '']),
   );
+  if (barrierMode) {
+    process.stdout.write(
+      'Stage waves (BENCH_BARRIER=1): all N hosts send the event together; wave = that release → the next one (every host\'s state recorded and seen on the feed); CPU ms per host over the wave\n\n',
+    );
+    table(
+      ['dev server SQLite', 'N', 'wave', 'wave ms', 'stage p50 / p99 ms', 'CPU ms/host: worker', 'dev server', 'gateway', 'sshd', 'simulated hosts', 'service total', 'service total × N ÷ 2 cores ms'],
+      results.flatMap((r) =>
+        r.batches.flatMap((b) =>
+          (b.waves ?? []).map((w) => {
+            const c = w.cpuMsPerHost;
+            const service = Math.round((c.worker + c.temporal + c.gateway) * 10) / 10;
+            const xs = b.stageMs[w.stage] ?? [];
+            return [names[r.variant]!, b.n, w.stage, w.ms, xs.length ? `${p(xs, 50)} / ${p(xs, 99)}` : '–', c.worker, c.temporal, c.gateway, c.sshd, c.hosts, service, Math.round((service * b.n) / 2)];
+          }),
+        ),
+      ),
+    );
+  }
   const failures = results.flatMap((r) => r.batches.flatMap((b) => b.failures.map((f) => `${r.variant} N=${b.n}: ${f}`)));
   if (failures.length > 0) process.stdout.write(`Failures (${failures.length}):\n${failures.slice(0, 20).join('\n')}\n`);
 }
