@@ -224,7 +224,7 @@ async function post(url: string, body: unknown): Promise<Response> {
 /** Releases all hosts into a stage together; `onRelease` runs as each wave starts (for CPU snapshots). */
 class StageBarrier {
   private expected: number;
-  private readonly waves = new Map<string, { arrived: number; release: () => void; released: Promise<void> }>();
+  private readonly waves = new Map<string, { arrived: number; done: boolean; release: () => void; released: Promise<void> }>();
   constructor(
     n: number,
     private readonly onRelease: (stage: string) => void,
@@ -250,7 +250,7 @@ class StageBarrier {
     if (!wave) {
       let release!: () => void;
       const released = new Promise<void>((r) => (release = r));
-      wave = { arrived: 0, release, released };
+      wave = { arrived: 0, done: false, release, released };
       this.waves.set(stage, wave);
     }
     return wave;
@@ -258,8 +258,8 @@ class StageBarrier {
 
   private check(): void {
     for (const [stage, wave] of this.waves) {
-      if (wave.arrived >= this.expected && wave.arrived > 0) {
-        this.waves.set(stage, { ...wave, arrived: -Infinity }); // released once
+      if (!wave.done && wave.arrived > 0 && wave.arrived >= this.expected) {
+        wave.done = true;
         this.onRelease(stage);
         wave.release();
       }

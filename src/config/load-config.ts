@@ -184,8 +184,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   // history (a few dozen events) at its next event. 0 turns the cache off; absent = the SDK's default, which grows
   // with the heap limit (about 900 here). A cap below the number of rebuilds running at once saves memory but costs
   // a replay per event (bench/RESULTS.md, benchmark 2).
-  const cacheSetting = temporal.integer('max_cached_workflows', -1, 0, 100_000);
-  const maxCachedWorkflows = cacheSetting === -1 ? null : cacheSetting;
+  const maxCachedWorkflows = temporal.integer('max_cached_workflows', null, 0, 100_000);
   if (maxCachedWorkflows === 1) temporal.problem('max_cached_workflows', 'expected 0 (no cache) or at least 2 (the SDK needs room for two), got 1');
   const dev = temporal.section('dev_server');
   const devIp = dev.string('ip', '127.0.0.1', (v) => (checkHostOrIp(v) === null ? null : `expected an IP address, got ${JSON.stringify(v)}`));

@@ -134,8 +134,8 @@ export class Reader {
     return value;
   }
 
-  /** An integer within [min, max]; `fallback` when absent. */
-  integer(key: string, fallback: number, min: number, max: number): number {
+  /** An integer within [min, max]; `fallback` when absent (null: the caller's "not set"). */
+  integer<F extends number | null>(key: string, fallback: F, min: number, max: number): number | F {
     const value = this.raw(key);
     if (value === undefined || value === null) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
