@@ -14,6 +14,7 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RebuildKeyRef } from '../activities/rebuild-key';
@@ -29,6 +30,7 @@ import {
   type RebuildFailureReason,
   type RebuildInput,
   type RebuildProgress,
+  sshTaskQueue,
 } from '../src/domain/rebuild';
 import {
   answerServedSignal,
@@ -49,11 +51,17 @@ const quick = proxyLocalActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },
 });
 
+// The SSH activities run on their own task queue, which the worker polls with a cap on how many run at once
+// (proxmox.max_parallel_joins): a rack that reaches first boot together joins a few hosts at a time.
+const ssh = () => sshTaskQueue(workflowInfo().taskQueue);
+
 // Removing the public key from the host during cleanup: a few tries, then the private key is destroyed anyway.
-const cleanupRemote = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '2s', maximumInterval: '20s', maximumAttempts: 3 },
-});
+const cleanupRemote = () =>
+  proxyActivities<Activities>({
+    taskQueue: ssh(),
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '2s', maximumInterval: '20s', maximumAttempts: 3 },
+  });
 
 // Infrastructure: retried while the service is down, for up to 30 minutes.
 const external = proxyActivities<Activities>({
@@ -65,6 +73,7 @@ const external = proxyActivities<Activities>({
 // The SSH join: connection trouble retries with backoff within the stage timeout; a definite "no" does not.
 const remote = (joinTimeout: string) =>
   proxyActivities<Activities>({
+    taskQueue: ssh(),
     startToCloseTimeout: '5m',
     scheduleToCloseTimeout: joinTimeout,
     heartbeatTimeout: '1m',
@@ -182,7 +191,7 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     const installed = received.installed as (BootEventMeta & InstalledReport) | undefined;
     const phoned = received.phonedHome as (BootEventMeta & PhoneHomeReport) | undefined;
     try {
-      await cleanupRemote.removeRebuildKeyFromHost({
+      await cleanupRemote().removeRebuildKeyFromHost({
         hostId: input.hostId,
         address: phoned?.ip ?? installed?.managementAddress?.split('/')[0] ?? null,
         hostKeys: Object.values(installed?.sshHostKeys ?? {}),

@@ -57,6 +57,7 @@ export interface Config {
     joinFingerprint: string; // AA:BB:… upper-case
     joinPassword: string; // root@pam password of the existing node (secret)
     sshPort: number; // 22: SSH port of newly installed hosts
+    maxParallelJoins: number; // 4: joins (and key removals) over SSH running at once; the rest wait their turn
     corosyncConf: string; // /etc/pve/corosync.conf on the new node: present once it is in a cluster
     authorizedKeysFiles: string[]; // where the rebuild key is removed from on the new node
   };
@@ -144,6 +145,9 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     .toUpperCase();
   const joinPassword = proxmox.secret('join_password', env[configEnv.joinPassword]);
   const sshPort = proxmox.integer('ssh_port', 22, 1, 65535);
+  // Hosts that reach first boot together join a few at a time: Proxmox adds nodes under a lock on the cluster
+  // configuration, and every SSH session in flight costs the worker memory (bench/RESULTS.md, stage waves).
+  const maxParallelJoins = proxmox.integer('max_parallel_joins', 4, 1, 1000);
   const absolute = (v: string) => (v.startsWith('/') ? null : `expected an absolute path on the node, got ${JSON.stringify(v)}`);
   const corosyncConf = proxmox.string('corosync_conf', '/etc/pve/corosync.conf', absolute);
   const authorizedKeysFiles = proxmox.stringList('authorized_keys_files', ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'], absolute);
@@ -242,7 +246,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     dataDir,
     server: { listen, publicUrl, apiToken },
     pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet, dnsmasqPath, tftpRoot },
-    proxmox: { existingNode, joinFingerprint, joinPassword, sshPort, corosyncConf, authorizedKeysFiles },
+    proxmox: { existingNode, joinFingerprint, joinPassword, sshPort, maxParallelJoins, corosyncConf, authorizedKeysFiles },
     credentials: { rootPasswordHash },
     infrastructure: { baseUrl: infraBaseUrl, serverTypeMap },
     database: { path: databasePath },

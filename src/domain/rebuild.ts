@@ -58,6 +58,12 @@ export const failureReasons = [
 ] as const;
 export type RebuildFailureReason = (typeof failureReasons)[number];
 
+/**
+ * The task queue of the SSH activities (the cluster join and the key removal): `<task_queue>-ssh`. The worker polls
+ * it with at most `proxmox.max_parallel_joins` of them running at once; the others wait on the Temporal server.
+ */
+export const sshTaskQueue = (taskQueue: string): string => `${taskQueue}-ssh`;
+
 /** Failure types of the join activity that are definite (not retried): Proxmox said no, or the host is not who it claims. */
 export const joinFailureTypes = ['JoinRejected', 'HostKeyMismatch', 'RebuildKeyMissing', 'JoinNotConfigured'] as const;
 

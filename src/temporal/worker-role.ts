@@ -53,6 +53,7 @@ export async function startWorkerRole(o: {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       maxCachedWorkflows: config.temporal.maxCachedWorkflows ?? undefined,
+      maxParallelJoins: config.proxmox.maxParallelJoins,
       activities: createActivities({
         ...o.stores,
         join: {
@@ -73,7 +74,7 @@ export async function startWorkerRole(o: {
       state: () => worker.getState(),
       async stop() {
         log.info('draining the worker');
-        if (worker.getState() === 'RUNNING') worker.shutdown();
+        worker.shutdown();
         await done.catch(() => undefined);
         await connection.close();
       },

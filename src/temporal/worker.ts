@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { recordActivityFailures } from '../../activities/record-failures';
+import { sshTaskQueue } from '../domain/rebuild';
 import type { OperationStore } from '../store/operation-store';
 
 /** The workflows entry file, in the TypeScript tree or in dist/. */
@@ -33,24 +34,74 @@ export async function loadWorkflowBundle(): Promise<{ code: string } | { codePat
 const noop = () => undefined;
 const silentBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
-/** Creates the worker that runs rebuild workflows and their activities on `taskQueue`. */
+/** The SSH activities: they run on the SSH task queue, a capped number at a time. */
+const sshActivityNames = ['joinCluster', 'removeRebuildKeyFromHost'] as const satisfies ReadonlyArray<keyof Activities>;
+
+/**
+ * The service's worker: one Temporal Worker for the rebuild workflows and their other activities on `taskQueue`,
+ * and one for the SSH activities on `<taskQueue>-ssh` that runs at most `maxParallelJoins` of them at once (the
+ * rest wait on the Temporal server, costing this process nothing). Both share the connection and run and stop
+ * together.
+ */
+export class RebuildWorker {
+  private readonly workers: Worker[];
+
+  constructor(
+    readonly main: Worker,
+    readonly ssh: Worker,
+  ) {
+    this.workers = [main, ssh];
+  }
+
+  /** Runs both until shutdown; when one stops or fails, the other is shut down too, and the first failure is thrown. */
+  async run(): Promise<void> {
+    const results = await Promise.allSettled(this.workers.map((w) => w.run().finally(() => this.shutdown())));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Starts draining both (idempotent). */
+  shutdown(): void {
+    for (const w of this.workers) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  /** RUNNING while both run; otherwise the state of the one that is not (FAILED first). */
+  getState(): ReturnType<Worker['getState']> {
+    const states = this.workers.map((w) => w.getState());
+    return states.find((s) => s === 'FAILED') ?? states.find((s) => s !== 'RUNNING') ?? 'RUNNING';
+  }
+}
+
+/** Creates the worker that runs rebuild workflows and their activities on `taskQueue` (and the SSH ones beside it). */
 export async function createWorker(options: {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   /** Rebuilds kept in memory between events (`temporal.max_cached_workflows`); the SDK's default when absent. */
   maxCachedWorkflows?: number;
+  /** SSH activities (joins, key removals) running at once (`proxmox.max_parallel_joins`). */
+  maxParallelJoins: number;
   activities: Activities;
   workflowBundle: { code: string } | { codePath: string };
   operations: OperationStore; // failed activity attempts are written to the rebuild's history
-}): Promise<Worker> {
-  return Worker.create({
+}): Promise<RebuildWorker> {
+  const interceptors = { activity: [recordActivityFailures(options.operations)] };
+  const main = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
     activities: options.activities,
     workflowBundle: options.workflowBundle,
-    interceptors: { activity: [recordActivityFailures(options.operations)] },
+    interceptors,
   });
+  const ssh = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: sshTaskQueue(options.taskQueue),
+    activities: Object.fromEntries(sshActivityNames.map((name) => [name, options.activities[name]])),
+    maxConcurrentActivityTaskExecutions: options.maxParallelJoins,
+    interceptors,
+  });
+  return new RebuildWorker(main, ssh);
 }

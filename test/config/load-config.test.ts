@@ -32,7 +32,7 @@ describe('parseConfig', () => {
     });
     expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
-    expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
+    expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22, maxParallelJoins: 4, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
     expect(config.credentials).toEqual({ rootPasswordHash: '' });
     expect(config.infrastructure).toEqual({
       baseUrl: '',
@@ -70,7 +70,7 @@ describe('parseConfig', () => {
     expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
     expect(config.images).toEqual({ dir: join(base, 'data', 'images') });
-    expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
+    expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22, maxParallelJoins: 4, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
     expect(config.infrastructure).toEqual({ baseUrl: '', serverTypeMap: {} });
     expect(config.database.path).toBe(join(base, 'data', 'provisioning.db'));
     expect(config.temporal).toEqual({
@@ -117,6 +117,10 @@ describe('parseConfig', () => {
   it('takes the workflow cache size, 0 turning the cache off', () => {
     expect(parseConfig('temporal:\n  max_cached_workflows: 0\n', FILE, {}).temporal.maxCachedWorkflows).toBe(0);
     expect(parseConfig('temporal:\n  max_cached_workflows: 250\n', FILE, {}).temporal.maxCachedWorkflows).toBe(250);
+  });
+
+  it('takes the number of joins that run at once', () => {
+    expect(parseConfig('proxmox:\n  max_parallel_joins: 1\n', FILE, {}).proxmox.maxParallelJoins).toBe(1);
   });
 
   it('leaves the UI link empty when an external Temporal server is used', () => {
@@ -254,6 +258,11 @@ describe('parseConfig', () => {
         'temporal.max_cached_workflows (1)',
         'temporal:\n  max_cached_workflows: 1\n',
         'temporal.max_cached_workflows: expected 0 (no cache) or at least 2 (the SDK needs room for two), got 1',
+      ],
+      [
+        'proxmox.max_parallel_joins (0)',
+        'proxmox:\n  max_parallel_joins: 0\n',
+        'proxmox.max_parallel_joins: expected a whole number from 1 to 1000, got 0',
       ],
       [
         'temporal.max_cached_workflows (negative)',

@@ -1,8 +1,8 @@
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createActivities, type Activities, type ActivityDeps } from '../../activities';
 import { proxmoxLayout } from '../../activities/cluster-join';
-import { createWorker } from '../../src/temporal/worker';
+import { createWorker, type RebuildWorker } from '../../src/temporal/worker';
 import type { TestApp } from './test-app';
 
 export const testFingerprint = Array.from({ length: 32 }, (_, i) => (i * 7 + 16).toString(16).toUpperCase().padStart(2, '0')).join(':');
@@ -15,8 +15,9 @@ export async function startTestWorker(
     join?: Partial<ActivityDeps['join']>;
     infrastructure?: ActivityDeps['infrastructure'];
     maxCachedWorkflows?: number; // temporal.max_cached_workflows; the SDK's default when absent
+    maxParallelJoins?: number; // proxmox.max_parallel_joins; 4 when absent
   } = {},
-): Promise<{ worker: Worker; stop(): Promise<void> }> {
+): Promise<{ worker: RebuildWorker; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const deps: ActivityDeps = {
     hosts: t.hosts,
@@ -32,6 +33,7 @@ export async function startTestWorker(
     namespace: t.namespace,
     taskQueue: t.taskQueue,
     maxCachedWorkflows: options.maxCachedWorkflows,
+    maxParallelJoins: options.maxParallelJoins ?? 4,
     workflowBundle: { code: inject('workflowCode') },
     activities,
     operations: t.operations,
@@ -40,7 +42,7 @@ export async function startTestWorker(
   return {
     worker,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running;
       await connection.close();
     },

@@ -3,7 +3,8 @@
 // endpoints will send them.
 import { lstatSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Activities } from '../../activities';
 import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { activityRunCounts, readableHistory } from '../helpers/history';
@@ -73,8 +74,18 @@ describe('rebuild cluster join', () => {
     expect(events.find((e) => e.kind === 'infrastructure_skipped')?.message).toBe('Infrastructure registration skipped: infrastructure.base_url is empty');
     expect(t.operations.find(operationId)).toMatchObject({ status: 'succeeded', stage: 'ready' });
 
+    // The Web UI shows the SSH activities on their own task queue, the others on the rebuild queue.
+    const raw = await handle.fetchHistory();
+    const queues = Object.fromEntries(
+      raw.events!.flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        return a ? [[a.activityType!.name!, a.taskQueue!.name!]] : [];
+      }),
+    );
+    expect(queues).toEqual({ joinCluster: `${t.taskQueue}-ssh`, removeRebuildKeyFromHost: `${t.taskQueue}-ssh`, registerInInfrastructure: t.taskQueue });
+
     // The join password is nowhere an operator could read it.
-    const history = readableHistory(await handle.fetchHistory());
+    const history = readableHistory(raw);
     expect(history).not.toContain(password);
     expect(JSON.stringify(events)).not.toContain(password);
     const api = await t.app.inject({ method: 'GET', url: `/api/hosts/${id}` });
@@ -131,5 +142,72 @@ describe('rebuild with the workflow cache off (temporal.max_cached_workflows: 0)
     expect(count('joinCluster')).toBe(1);
     expect(count('recordHostState')).toBe(6);
     expect(t.keys.list()).toEqual([]);
+  });
+});
+
+describe('joins at once (proxmox.max_parallel_joins)', () => {
+  it('runs at most max_parallel_joins joins together; the others wait their turn and still end ready', async () => {
+    t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } }), (app) => app.close());
+    // Joins held open until the test releases them one by one, to see how many run at once.
+    const running: number[] = [];
+    const started: number[] = [];
+    let most = 0;
+    const release = new Map<number, () => void>();
+    const startedWaiters: Array<{ count: number; resolve: () => void }> = [];
+    const override: Partial<Activities> = {
+      async joinCluster(input) {
+        running.push(input.hostId);
+        started.push(input.hostId);
+        most = Math.max(most, running.length);
+        for (const w of startedWaiters.filter((w) => started.length >= w.count)) w.resolve();
+        await new Promise<void>((resolve) => release.set(input.hostId, resolve));
+        running.splice(running.indexOf(input.hostId), 1);
+        return { alreadyMember: false };
+      },
+      removeRebuildKeyFromHost: async () => ({ outcome: 'removed', files: {} }),
+    };
+    const startedCount = (count: number) =>
+      new Promise<void>((resolve) => (started.length >= count ? resolve() : startedWaiters.push({ count, resolve })));
+    resources.add(await startTestWorker(t, { override, maxParallelJoins: 2 }), (w) => w.stop());
+    // Released before the worker stops, so a failed assertion does not leave joins holding its shutdown.
+    resources.add(release, async (gates) => gates.forEach((open) => open()));
+
+    const ids: number[] = [];
+    for (const i of [1, 2, 3]) {
+      const res = await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: `pve-ms-1${i}`, mac: `aa:bb:cc:dd:ee:1${i}`, server_type: 'minisforum-ms-01' } });
+      const id: number = res.json().id;
+      ids.push(id);
+      expect((await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` })).statusCode).toBe(202);
+      await waitForState(t.operations, id, 'pxe_ready');
+      const handle = t.client.workflow.getHandle(rebuildWorkflowId(id));
+      const at = () => new Date().toISOString();
+      await handle.signal(pxeBootedSignal, { at: at(), remoteAddress: '127.0.0.1' });
+      await handle.signal(answerServedSignal, { at: at(), remoteAddress: '127.0.0.1' });
+      await handle.signal(installedSignal, { at: at(), managementAddress: `127.0.1.${i}/8`, sshHostKeys: { ed25519: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTheCapTest0000000000000' }, machineId: null });
+      await handle.signal(phonedHomeSignal, { at: at(), ip: `127.0.1.${i}`, hardwareId: null });
+    }
+    // All three wait in joining with their join scheduled; two of them run.
+    for (const id of ids) await waitForState(t.operations, id, 'joining');
+    for (const id of ids) {
+      await vi.waitFor(async () => {
+        const { raw } = await t.client.workflow.getHandle(rebuildWorkflowId(id)).describe();
+        expect(raw.pendingActivities?.map((a) => a.activityType?.name)).toEqual(['joinCluster']);
+      });
+    }
+    await startedCount(2);
+    expect(running).toHaveLength(2);
+    const waiting = ids.find((id) => !started.includes(id))!;
+    const pending = (await t.client.workflow.getHandle(rebuildWorkflowId(waiting)).describe()).raw.pendingActivities![0]!;
+    expect(pending.state).toBe(temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED);
+
+    // Releasing one lets the third start.
+    release.get(started[0]!)!();
+    await startedCount(3);
+    expect(started[2]).toBe(waiting);
+    for (const id of started.slice(1)) release.get(id)!();
+    for (const id of ids) {
+      expect(await t.client.workflow.getHandle(rebuildWorkflowId(id)).result()).toEqual({ hostId: id, state: 'ready', failure: null });
+    }
+    expect(most).toBe(2);
   });
 });
