@@ -11,6 +11,7 @@ import { EventHub } from '../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../src/dashboard/render-update';
 import { parseMac } from '../src/domain/mac-address';
 import { buildApp } from '../src/gateway/app';
+import { fullCollection, startIdleHeapTrim } from '../src/idle-heap-trim';
 import { BootTokens } from '../src/gateway/boot-tokens';
 import { DashboardSessions } from '../src/gateway/plugins/dashboard-session';
 import { ImageLibrary } from '../src/images/image-library';
@@ -49,6 +50,7 @@ async function main() {
     }
   })();
   let delivered = 0;
+  const fullGc = fullCollection();
   const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations));
   const app = await buildApp({
     hosts,
@@ -78,10 +80,10 @@ async function main() {
   // Tokens for the first-boot script requests, one per host.
   writeFileSync(join(dir, 'tokens.json'), JSON.stringify(Array.from({ length: n }, (_, i) => ({ id: i + 1, token: tokens.tokenFor(`run-${i}`) }))));
   process.stdout.write(`listening ${url}\n`);
-  // SIGUSR2: a full garbage collection when started with --expose-gc (so the benchmark's RSS readings hold no
-  // garbage), then a report of connected SSE clients and whether the hub's timers still run (leak check).
+  startIdleHeapTrim(); // as src/main.ts does
+  // SIGUSR2: a full garbage collection (so the benchmark's RSS readings hold no garbage), then a report of connected SSE clients and whether the hub's timers still run (leak check).
   process.on('SIGUSR2', () => {
-    (globalThis as { gc?: () => void }).gc?.();
+    fullGc();
     process.stdout.write(`clients ${hub.clientCount} timers ${hub.timersRunning}\n`);
   });
   process.on('SIGTERM', () => {

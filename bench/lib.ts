@@ -76,11 +76,10 @@ export function startChild(
   args: string[],
   ready: RegExp,
   env: Record<string, string> = {},
-  extraNodeFlags: string[] = [],
 ): Promise<{ child: ChildProcess; line: string }> {
   // BENCH_PROFILE_DIR: a V8 CPU profile of the child (the gateway under test) is written there when it exits.
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR] : [];
-  const child = spawn(process.execPath, [...serviceNodeFlags, ...extraNodeFlags, ...profile, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: serviceEnv(env) });
+  const child = spawn(process.execPath, [...serviceNodeFlags, ...profile, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: serviceEnv(env) });
   child.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {

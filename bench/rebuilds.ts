@@ -315,6 +315,7 @@ async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, ru
   await feed.reached(run.id, 'ready');
   if (feed.state(run.id) !== 'ready') throw new Error(`ended ${feed.state(run.id)}`);
   if (!nodes.joined(run.ip)) throw new Error('ready, but the stand-in node was never joined');
+  if (barrier) await barrier.arrive('ready'); // the joining wave: the joins (proxmox.max_parallel_joins at a time) until all are ready
 }
 
 // ---- one variant (dev server configuration), several batch sizes ----
@@ -329,7 +330,7 @@ interface BatchResult {
   stageMs: Record<string, number[]>; // boot event 2xx → state recorded
   overheadMs: number[]; // per rebuild: start + the four stages + first_boot → joining
   joinMs: number[]; // joining → ready recorded (SSH join, key removal, Infrastructure)
-  waves?: Array<{ stage: string; ms: number; cpuMsPerHost: Record<'worker' | 'gateway' | 'temporal' | 'sshd' | 'hosts', number> }>; // BENCH_BARRIER=1
+  waves?: Array<{ stage: string; ms: number; cpuMsPerHost: Record<'worker' | 'gateway' | 'temporal' | 'sshd' | 'hosts', number>; peakMb: { worker: number; gateway: number } }>; // BENCH_BARRIER=1
   sseMs: number[];
   rss: { worker: number; gateway: number; temporal: number };
   cpu: { worker: number; gateway: number; temporal: number; sshd: number; hosts: number }; // CPU seconds in the batch
@@ -426,11 +427,14 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
         runs.push({ id, ip: hostAddress(next), mac, rebuildSentAt: 0, eventAt: {}, sseMs: [], outcome: 'stuck' });
       }
       const peak = { worker: 0, gateway: 0, temporal: 0 };
+      const wavePeak = { worker: 0, gateway: 0 }; // since the last stage wave began (BENCH_BARRIER=1)
       const sampler = setInterval(() => {
         const m = memory();
         peak.worker = Math.max(peak.worker, m.worker);
         peak.gateway = Math.max(peak.gateway, m.gateway);
         peak.temporal = Math.max(peak.temporal, m.temporal);
+        wavePeak.worker = Math.max(wavePeak.worker, m.worker);
+        wavePeak.gateway = Math.max(wavePeak.gateway, m.gateway);
       }, 250);
       const registeredBefore = registered;
       const cpu = () => ({
@@ -441,8 +445,13 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
         hosts: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
       });
       const cpuBefore = cpu();
-      const released: Array<{ stage: string; at: number; cpu: ReturnType<typeof cpu> }> = [];
-      const barrier = barrierMode ? new StageBarrier(n, (stage) => released.push({ stage, at: performance.now(), cpu: cpu() })) : undefined;
+      const released: Array<{ stage: string; at: number; cpu: ReturnType<typeof cpu>; peakBefore: { worker: number; gateway: number } }> = [];
+      const barrier = barrierMode
+        ? new StageBarrier(n, (stage) => {
+            released.push({ stage, at: performance.now(), cpu: cpu(), peakBefore: { ...wavePeak } });
+            wavePeak.worker = wavePeak.gateway = 0;
+          })
+        : undefined;
       const started = performance.now();
       await Promise.all(
         runs.map(async (run) => {
@@ -471,7 +480,12 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
       batches.at(-1)!.waves = released.slice(0, -1).map((w, i) => {
         const next = released[i + 1]!;
         const perHost = (k: keyof typeof w.cpu) => Math.round(((next.cpu[k] - w.cpu[k]) * 1000 * 10) / n) / 10;
-        return { stage: w.stage, ms: Math.round(next.at - w.at), cpuMsPerHost: { worker: perHost('worker'), gateway: perHost('gateway'), temporal: perHost('temporal'), sshd: perHost('sshd'), hosts: perHost('hosts') } };
+        return {
+          stage: w.stage,
+          ms: Math.round(next.at - w.at),
+          cpuMsPerHost: { worker: perHost('worker'), gateway: perHost('gateway'), temporal: perHost('temporal'), sshd: perHost('sshd'), hosts: perHost('hosts') },
+          peakMb: next.peakBefore,
+        };
       });
       const b = batches.at(-1)!;
       process.stderr.write(`${variant} N=${n}: ${b.ready} ready, ${b.failed} failed, ${b.stuck} stuck in ${wallS.toFixed(1)} s\n`);
@@ -583,14 +597,15 @@ async function main() {
       'Stage waves (BENCH_BARRIER=1): all N hosts send the event together; wave = that release → the next one (every host\'s state recorded and seen on the feed); CPU ms per host over the wave\n\n',
     );
     table(
-      ['dev server SQLite', 'N', 'wave', 'wave ms', 'stage p50 / p99 ms', 'CPU ms/host: worker', 'dev server', 'gateway', 'sshd', 'simulated hosts', 'service total', 'service total × N ÷ 2 cores ms'],
+      ['dev server SQLite', 'N', 'wave', 'wave ms', 'stage p50 / p99 ms', 'CPU ms/host: worker', 'dev server', 'gateway', 'sshd', 'simulated hosts', 'service total', 'service total × N ÷ 2 cores ms', 'worker peak MB', 'gateway peak MB'],
       results.flatMap((r) =>
         r.batches.flatMap((b) =>
           (b.waves ?? []).map((w) => {
             const c = w.cpuMsPerHost;
             const service = Math.round((c.worker + c.temporal + c.gateway) * 10) / 10;
             const xs = b.stageMs[w.stage] ?? [];
-            return [names[r.variant]!, b.n, w.stage, w.ms, xs.length ? `${p(xs, 50)} / ${p(xs, 99)}` : '–', c.worker, c.temporal, c.gateway, c.sshd, c.hosts, service, Math.round((service * b.n) / 2)];
+            const row = [names[r.variant]!, b.n, w.stage, w.ms, xs.length ? `${p(xs, 50)} / ${p(xs, 99)}` : '–', c.worker, c.temporal, c.gateway, c.sshd, c.hosts, service];
+            return [...row, Math.round((service * b.n) / 2), w.peakMb.worker, w.peakMb.gateway];
           }),
         ),
       ),

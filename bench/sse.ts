@@ -15,8 +15,8 @@ const hostsCount = 50;
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-sse-'));
-  // --expose-gc: each RSS reading below follows a full GC and a pause for the allocator to return freed pages.
-  const { child, line } = await startChild(join(__dirname, 'gateway-server.js'), [String(hostsCount), dir], /^listening /, {}, ['--expose-gc']);
+  // Each RSS reading below follows a full GC (SIGUSR2) and a pause for the allocator to return freed pages.
+  const { child, line } = await startChild(join(__dirname, 'gateway-server.js'), [String(hostsCount), dir], /^listening /);
   const url = new URL(line.split(' ')[1]!);
   const lines = createInterface({ input: child.stdout! });
   const report = () => new Promise<string>((resolve) => {
