@@ -41,7 +41,7 @@ const mb = (bytes: number) => Math.round(bytes / 1048576);
 export function startIdleHeapTrim(options: IdleHeapTrimOptions = {}): () => void {
   const intervalMs = options.intervalMs ?? 10_000;
   const idleUtilization = options.idleUtilization ?? 0.02;
-  const minGrowthBytes = options.minGrowthBytes ?? 16 * 1048576;
+  const minGrowthBytes = options.minGrowthBytes ?? 8 * 1048576;
   const collect = fullCollection();
   let baseline = getHeapStatistics().total_heap_size;
   let lastElu = performance.eventLoopUtilization();
