@@ -46,8 +46,9 @@ export function startIdleHeapTrim(options: IdleHeapTrimOptions = {}): () => void
   let baseline = getHeapStatistics().total_heap_size;
   let lastElu = performance.eventLoopUtilization();
   const timer = setInterval(() => {
-    const elu = performance.eventLoopUtilization(lastElu);
-    lastElu = performance.eventLoopUtilization();
+    const now = performance.eventLoopUtilization();
+    const elu = performance.eventLoopUtilization(now, lastElu);
+    lastElu = now;
     const committed = getHeapStatistics().total_heap_size;
     // Below the baseline: V8 shrank the heap itself; that is the new baseline.
     if (committed < baseline) baseline = committed;

@@ -91,6 +91,8 @@ export async function createWorker(options: {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: options.maxCachedWorkflows }),
+    // All activities, the SSH ones too: an SSH activity scheduled on this queue before the SSH queue existed (a
+    // rebuild in flight across the upgrade) still finds a worker.
     activities: options.activities,
     workflowBundle: options.workflowBundle,
     interceptors,
