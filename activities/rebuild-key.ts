@@ -1,5 +1,6 @@
 import { log } from '@temporalio/activity';
 import { utils } from 'ssh2';
+import { rebuildKeyId } from '../src/domain/rebuild-ids';
 import { rebuildRun, type ActivityDeps } from './deps';
 
 /** What the workflow may know about a rebuild key: its id and public half, never the private half. */
@@ -29,7 +30,7 @@ export function generateEd25519KeyPair(comment: string, generate = utils.generat
 export function generateRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations'>) {
   return async function generateRebuildKey(input: { hostId: number; hostname: string }): Promise<RebuildKeyRef> {
     const { workflowId, runId } = rebuildRun();
-    const keyId = `rk-${runId}`; // one key per run: a retried activity finds the key it already made
+    const keyId = rebuildKeyId(runId);
     const existing = deps.keys.find(keyId);
     if (existing) return { keyId, publicKey: existing.publicKey };
     const pair = generateEd25519KeyPair(`provisioning-rebuild-${input.hostname}`);

@@ -1,7 +1,7 @@
 // The Proxmox answer file (TOML) for one rebuild, built to the installer's schema (proxmox.md §1): kebab-case keys
 // (PVE 8.4+), every required key, `source` always set, lower-case RAID.
 import { stringify } from 'smol-toml';
-import type { Filesystem, RaidLevel } from '../config/server-types';
+import type { Filesystem, RaidLevel } from '../domain/installer-rules';
 
 /** What one host's answer needs. */
 export interface AnswerInput {

@@ -1,7 +1,6 @@
 // Our own check of an answer against the Proxmox installer's rules (proxmox.md §1, §1.8), run on every answer we
 // emit: an answer the installer rejects leaves the machine waiting at a console.
-import { isInstallerEmail, isTimezone } from '../config/formats';
-import { keyboards } from '../config/load-config';
+import { btrfsRaidLevels, isInstallerEmail, isTimezone, keyboards, minDisks, raidLevels, type RaidLevel } from '../domain/installer-rules';
 
 type Table = Record<string, unknown>;
 const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -18,9 +17,6 @@ const allowedKeys: Record<string, readonly string[]> = {
   lvm: ['hdsize', 'swapsize', 'maxroot', 'maxvz', 'minfree'],
   btrfs: ['raid', 'hdsize', 'compress'],
 };
-const zfsRaid = ['raid0', 'raid1', 'raid10', 'raidz-1', 'raidz-2', 'raidz-3'];
-const btrfsRaid = ['raid0', 'raid1', 'raid10'];
-const minDisks: Record<string, number> = { raid0: 1, raid1: 2, raid10: 4, 'raidz-1': 3, 'raidz-2': 4, 'raidz-3': 5 };
 const label = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 /** Why `fqdn` is not one the installer accepts, or null. */
@@ -117,9 +113,9 @@ export function validateAnswer(answer: unknown): string[] {
     }
     if (fs === 'zfs' || fs === 'btrfs') {
       const raid = isTable(d[fs]) ? (d[fs] as Table).raid : undefined;
-      const allowed = fs === 'zfs' ? zfsRaid : btrfsRaid;
+      const allowed: readonly string[] = fs === 'zfs' ? raidLevels : btrfsRaidLevels;
       if (!allowed.includes(raid as string)) add(`disk-setup.${fs}.raid`, `required, one of ${allowed.join(' ')} (lower-case)`);
-      else if (hasList && disks.length < minDisks[raid as string]!) add(`disk-setup.${fs}.raid`, `${raid} needs at least ${minDisks[raid as string]} disks, got ${disks.length}`);
+      else if (hasList && disks.length < minDisks[raid as RaidLevel]) add(`disk-setup.${fs}.raid`, `${raid} needs at least ${minDisks[raid as RaidLevel]} disks, got ${disks.length}`);
     } else if ((fs === 'ext4' || fs === 'xfs') && hasList && disks.length !== 1) {
       add('disk-setup.disk-list', `${fs} installs to exactly one disk, got ${disks.length}`);
     }

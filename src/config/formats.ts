@@ -1,5 +1,6 @@
 // Value checks shared by the config readers. Each returns a problem text, or null when the value is fine.
 import { isIP } from 'node:net';
+import { isInstallerEmail, isTimezone } from '../domain/installer-rules';
 
 const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -92,22 +93,8 @@ export function checkDomain(text: string): string | null {
 }
 
 // The HTML e-mail regex the installer checks mailto against (proxmox.md §1.1).
-const emailPattern = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-
-export function isInstallerEmail(text: string): boolean {
-  return emailPattern.test(text) && text !== 'mail@example.invalid';
-}
-
 export function checkEmail(text: string): string | null {
   return isInstallerEmail(text) ? null : `expected an e-mail address like ops@lab.example (not mail@example.invalid), got ${JSON.stringify(text)}`;
-}
-
-/** True for UTC or an IANA zone this Node.js knows (Proxmox's ISO carries the same tz database). */
-let timeZones: ReadonlySet<string> | null = null;
-
-export function isTimezone(text: string): boolean {
-  timeZones ??= new Set(Intl.supportedValuesOf('timeZone'));
-  return text === 'UTC' || timeZones.has(text);
 }
 
 export function checkTimezone(text: string): string | null {

@@ -16,6 +16,7 @@ import {
   checkTimezone,
   parseListen,
 } from './formats';
+import { keyboards } from '../domain/installer-rules';
 import { ConfigError, Reader, yamlErrorLines } from './reader';
 
 /** Stage timeouts of a rebuild, as ms-format duration strings (`20m`). */
@@ -35,12 +36,6 @@ export interface InstallSettings {
   timezone: string; // UTC or an IANA zone
   mailto: string; // root@home.arpa
 }
-
-/** Keyboard layouts the Proxmox installer accepts (proxmox.md §1.1). */
-export const keyboards = [
-  'de', 'de-ch', 'dk', 'en-gb', 'en-us', 'es', 'fi', 'fr', 'fr-be', 'fr-ca', 'fr-ch', 'hu', 'is', 'it', 'jp', 'lt', 'mk',
-  'nl', 'no', 'pl', 'pt', 'pt-br', 'se', 'si', 'tr',
-] as const;
 
 /** The service configuration, validated and frozen. Secrets may come from the environment only. */
 export interface Config {

@@ -3,16 +3,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { hostnameProblem } from '../domain/hostname';
+import { btrfsRaidLevels, filesystems, minDisks, raidLevels, type Filesystem, type RaidLevel } from '../domain/installer-rules';
 import { ConfigError, Reader, yamlErrorLines } from './reader';
-
-export const filesystems = ['ext4', 'xfs', 'zfs', 'btrfs'] as const;
-export type Filesystem = (typeof filesystems)[number];
-export const raidLevels = ['raid0', 'raid1', 'raid10', 'raidz-1', 'raidz-2', 'raidz-3'] as const;
-export type RaidLevel = (typeof raidLevels)[number];
-
-// Minimum disks per RAID level (proxmox.md §1.3).
-const minDisks: Record<RaidLevel, number> = { raid0: 1, raid1: 2, raid10: 4, 'raidz-1': 3, 'raidz-2': 4, 'raidz-3': 5 };
-const btrfsRaid: readonly RaidLevel[] = ['raid0', 'raid1', 'raid10'];
 
 /** One kind of hardware, as in server-types.yaml. */
 export interface ServerType {
@@ -68,7 +60,7 @@ export function parseServerTypes(text: string, file: string): ServerType[] {
     const raidRaw = t.raw('raid');
     let raid: RaidLevel | null = null;
     if (filesystem === 'zfs' || filesystem === 'btrfs') {
-      raid = t.oneOf('raid', filesystem === 'btrfs' ? btrfsRaid : raidLevels, 'raid0');
+      raid = t.oneOf('raid', filesystem === 'btrfs' ? btrfsRaidLevels : raidLevels, 'raid0');
       const need = minDisks[raid];
       if (bootDisks.length > 0 && bootDisks.length < need) {
         t.problem('raid', `${raid} needs at least ${need} disks in boot_disk, got ${bootDisks.length}`);

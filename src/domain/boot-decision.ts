@@ -1,6 +1,7 @@
 // Default-deny boot decisions: a machine is told to install only on an explicit, current allowance.
 import type { Host } from './host';
 import type { HostState } from './host-state-machine';
+import { rebuildWorkflowId } from './rebuild-ids';
 
 /** States in which the installer may still be (re)booted: nothing has been written to the disk yet. */
 const installableStates: readonly HostState[] = ['pxe_ready', 'pxe_booted'];
@@ -11,11 +12,7 @@ export type BootDecision = { action: 'install' } | { action: 'local-disk'; reaso
  * Decides what a PXE-booting MAC gets. Install only when the host exists, its MAC is allowed by *its own* running
  * rebuild (workflow `rebuild-<id>`), and the rebuild has not yet served the answer file.
  */
-export function decideBoot(
-  host: Host | undefined,
-  allowance: { workflowId: string } | undefined,
-  rebuildWorkflowId: (hostId: number) => string,
-): BootDecision {
+export function decideBoot(host: Host | undefined, allowance: { workflowId: string } | undefined): BootDecision {
   if (!host) return { action: 'local-disk', reason: 'unknown MAC' };
   if (!allowance) return { action: 'local-disk', reason: `no rebuild allows PXE for ${host.hostname} (state ${host.state})` };
   if (allowance.workflowId !== rebuildWorkflowId(host.id)) {
@@ -25,9 +22,4 @@ export function decideBoot(
     return { action: 'local-disk', reason: `${host.hostname} is ${host.state}: past the point where the installer may boot` };
   }
   return { action: 'install' };
-}
-
-/** True when an answer file may be served to this host now (same gate as the install script). */
-export function mayServeAnswer(host: Host, allowance: { workflowId: string } | undefined, rebuildWorkflowId: (hostId: number) => string): boolean {
-  return decideBoot(host, allowance, rebuildWorkflowId).action === 'install';
 }

@@ -7,6 +7,7 @@ import {
 import type { SignalDefinition } from '@temporalio/common';
 import { NoActiveRebuildError, RebuildInProgressError } from '../domain/errors';
 import type { Host } from '../domain/host';
+import { rebuildWorkflowId } from '../domain/rebuild-ids';
 import type { RebuildProgress, RebuildTimeouts } from '../domain/rebuild';
 import {
   answerServedSignal,
@@ -34,9 +35,6 @@ const bootSignals = {
   installed: installedSignal,
   phonedHome: phonedHomeSignal,
 };
-
-/** The workflow id of a host's rebuild: also the per-host lock (two running rebuilds cannot share it). */
-export const rebuildWorkflowId = (hostId: number) => `rebuild-${hostId}`;
 
 /** Starts, cancels and queries rebuilds; turns Temporal SDK errors into domain errors. */
 export class RebuildClient {

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { isActive } from '../domain/host-state-machine';
+import { runIdOfRebuildKey } from '../domain/rebuild-ids';
 import type { Logger } from '../logging';
 import type { HostStore } from '../store/host-store';
 import type { OperationStore } from '../store/operation-store';
@@ -66,7 +67,7 @@ export class RebuildJanitor {
     }
 
     for (const key of keys.list()) {
-      const runId = key.id.replace(/^rk-/, '');
+      const runId = runIdOfRebuildKey(key.id);
       const status = await this.status(key.workflowId, runId);
       if (status === 'RUNNING') continue;
       keys.delete(key.id);

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderLocalBootScript } from '../../src/boot/ipxe-script';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { freePort } from '../setup/temporal-dev-server';
 import { pxeAndInstall, reportInstalled, runFirstBoot } from '../helpers/simulated-host';
 import { Resources } from '../helpers/release';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parse } from '@iarna/toml';
 import { createLogger } from '../../src/logging';
 import { parseMac } from '../../src/domain/mac-address';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { validateAnswer } from '../../src/boot/answer-validator';
 import { renderLocalBootScript } from '../../src/boot/ipxe-script';
 import type { HostState } from '../../src/domain/host-state-machine';

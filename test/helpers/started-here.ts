@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import type { TestApp } from './test-app';
 
 /** True when this test app started a rebuild workflow for `hostId` (the namespace is shared with earlier test files). */

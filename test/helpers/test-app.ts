@@ -1,5 +1,6 @@
 // buildTestApp(): the real gateway on a real SQLite file and a real Temporal client (the suite's dev server).
 // Real: SQLite, Fastify, Temporal. Fake: nothing; server types come from a temp YAML file.
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -142,7 +143,7 @@ export async function buildTestApp(
       // Leave no rebuild of this test running in the shared namespace.
       for (const host of hosts.list()) {
         try {
-          const handle = client.workflow.getHandle(`rebuild-${host.id}`);
+          const handle = client.workflow.getHandle(rebuildWorkflowId(host.id));
           const d = await handle.describe();
           if (d.status.name === 'RUNNING' && d.taskQueue === taskQueue) await handle.terminate('test finished');
         } catch (err) {

@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { activityRunCounts } from '../helpers/history';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';

@@ -6,7 +6,7 @@ import type { RebuildTimeouts } from '../../src/domain/rebuild';
 import { parseMac } from '../../src/domain/mac-address';
 import { RebuildJanitor } from '../../src/temporal/rebuild-janitor';
 import { createLogger } from '../../src/logging';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { Resources } from '../helpers/release';

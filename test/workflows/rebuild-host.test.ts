@@ -2,7 +2,7 @@
 // Fake: nothing. Boot events are sent as the boot endpoints will send them: signals to the running rebuild.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pxeBootedSignal, rebuildProgressQuery } from '../../workflows/messages';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { rebuildStartedHere } from '../helpers/started-here';
 import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';

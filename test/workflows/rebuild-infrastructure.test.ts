@@ -1,7 +1,7 @@
 // Real: Temporal dev server, worker with the real activities, SQLite, Fastify, sshd stand-in Proxmox node,
 // and an HTTP stand-in for the Infrastructure service on loopback.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { startInfrastructureStandIn, type InfrastructureStandIn } from '../helpers/infrastructure-standin';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';

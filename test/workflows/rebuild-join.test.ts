@@ -5,7 +5,7 @@ import { lstatSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Activities } from '../../activities';
-import { rebuildWorkflowId } from '../../src/temporal/rebuild-client';
+import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { activityRunCounts, readableHistory } from '../helpers/history';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';

@@ -17,7 +17,8 @@ import type { HostStore } from '../../store/host-store';
 import type { Operation, OperationStore } from '../../store/operation-store';
 import type { PxeAllowList } from '../../store/pxe-allow-list';
 import type { RebuildKeyStore } from '../../store/rebuild-key-store';
-import { rebuildWorkflowId, type RebuildClient } from '../../temporal/rebuild-client';
+import { rebuildKeyId, rebuildWorkflowId } from '../../domain/rebuild-ids';
+import type { RebuildClient } from '../../temporal/rebuild-client';
 import type { BootTokens } from '../boot-tokens';
 import { HttpError } from '../http-errors';
 import { AnswerRequestBody, BootTokenQuery, InstalledBody, PhoneHomeBody } from '../schemas/boot';
@@ -60,7 +61,7 @@ export function bootRoutes(deps: BootDeps) {
     // iPXE may send ${mac} with its colons percent-encoded, or ${mac:hexhyp}; Fastify has decoded the path.
     const mac = tryParseMac(request.params.mac);
     const host = mac ? deps.hosts.findByMac(mac) : undefined;
-    const decision = mac ? decideBoot(host, deps.pxeAllowList.find(mac), rebuildWorkflowId) : { action: 'local-disk' as const, reason: `not a MAC address: ${JSON.stringify(request.params.mac)}` };
+    const decision = mac ? decideBoot(host, deps.pxeAllowList.find(mac)) : { action: 'local-disk' as const, reason: `not a MAC address: ${JSON.stringify(request.params.mac)}` };
     const image = decision.action === 'install' && host ? installImageFor(host) : undefined;
     if (decision.action === 'install' && host && image) {
       const base = `${deps.publicUrl}/images/${encodeURIComponent(image.name)}`;
@@ -99,14 +100,14 @@ export function bootRoutes(deps: BootDeps) {
   async function answerFile(request: FastifyRequest<{ Body: AnswerRequestBody }>, reply: FastifyReply) {
     const macs = [...new Set(request.body.network_interfaces.map((n) => tryParseMac(n.mac)).filter((m) => m !== null))];
     const candidates = macs.map((m) => deps.hosts.findByMac(m)).filter((h): h is Host => h !== undefined);
-    const host = candidates.find((h) => decideBoot(h, deps.pxeAllowList.find(h.mac), rebuildWorkflowId).action === 'install');
+    const host = candidates.find((h) => decideBoot(h, deps.pxeAllowList.find(h.mac)).action === 'install');
     if (!host) {
       const why = candidates.length === 0 ? 'no registered host has any of these MACs' : `${candidates.map((h) => `${h.hostname} is ${h.state}`).join(', ')}; none awaits an answer file`;
       request.log.warn({ macs, why }, 'answer file refused');
       return text(reply, 404, `provisioning: no rebuild is waiting for an answer file for ${macs.join(', ') || 'these MACs'}: ${why}\n`);
     }
     const operation = deps.operations.running(host.id);
-    const key = operation ? deps.keys.find(`rk-${operation.runId}`) : undefined;
+    const key = operation ? deps.keys.find(rebuildKeyId(operation.runId)) : undefined;
     const serverType = deps.serverTypes.get(host.serverType);
     if (!operation || !key || !serverType) {
       const why = !operation ? 'its rebuild has no operation record' : !key ? 'its rebuild key is missing' : `server type ${host.serverType} is no longer defined`;

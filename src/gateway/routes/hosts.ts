@@ -3,6 +3,7 @@ import { HostBusyError, InvalidInputError, RebuildInProgressError } from '../../
 import { parseHostname } from '../../domain/hostname';
 import { isActive } from '../../domain/host-state-machine';
 import { parseMac } from '../../domain/mac-address';
+import { rebuildWorkflowId } from '../../domain/rebuild-ids';
 import type { GatewayDeps } from '../app';
 import { HttpError } from '../http-errors';
 import { errorResponses } from '../schemas/common';
@@ -92,6 +93,6 @@ export function hostRoutes(deps: GatewayDeps) {
     const host = deps.hosts.get(request.params.id);
     await deps.rebuilds.cancel(host.id);
     request.log.info({ hostId: host.id }, 'rebuild cancellation requested');
-    return reply.status(202).send({ workflow_id: `rebuild-${host.id}` });
+    return reply.status(202).send({ workflow_id: rebuildWorkflowId(host.id) });
   }
 }
