@@ -2,6 +2,7 @@
 // them at pxe_ready: operation, rebuild key, PXE allowance), plus a boot image. Boot events go to a counting
 // stand-in instead of Temporal, so this measures our HTTP path; the rebuild benchmark covers Temporal.
 // Usage: node dist/bench/gateway-server.js <hosts> <dir>   → prints "listening <url>"
+import { rebuildKeyId, rebuildWorkflowId } from '../src/domain/rebuild-ids';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,6 @@ import { EventHub } from '../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../src/dashboard/render-update';
 import { parseMac } from '../src/domain/mac-address';
 import { buildApp } from '../src/gateway/app';
-import { fullCollection, startIdleHeapTrim } from '../src/idle-heap-trim';
 import { BootTokens } from '../src/gateway/boot-tokens';
 import { DashboardSessions } from '../src/gateway/plugins/dashboard-session';
 import { ImageLibrary } from '../src/images/image-library';
@@ -43,14 +43,13 @@ async function main() {
     for (let i = 0; i < n; i++) {
       const host = hosts.create({ hostname: `pve-${i}`, mac: parseMac(benchMac(i)), serverType: 'ms-01' });
       const runId = `run-${i}`;
-      const op = operations.ensure(host.id, `rebuild-${host.id}`, runId);
-      keys.save({ id: `rk-${runId}`, workflowId: `rebuild-${host.id}`, operationId: op.id, publicKey, privateKey: 'unused' });
+      const op = operations.ensure(host.id, rebuildWorkflowId(host.id), runId);
+      keys.save({ id: rebuildKeyId(runId), workflowId: rebuildWorkflowId(host.id), operationId: op.id, publicKey, privateKey: 'unused' });
       hosts.transition(host.id, 'pxe_ready');
-      pxeAllowList.allow(host.mac, host.id, `rebuild-${host.id}`);
+      pxeAllowList.allow(host.mac, host.id, rebuildWorkflowId(host.id));
     }
   })();
   let delivered = 0;
-  const fullGc = fullCollection();
   const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations));
   const app = await buildApp({
     hosts,
@@ -80,10 +79,10 @@ async function main() {
   // Tokens for the first-boot script requests, one per host.
   writeFileSync(join(dir, 'tokens.json'), JSON.stringify(Array.from({ length: n }, (_, i) => ({ id: i + 1, token: tokens.tokenFor(`run-${i}`) }))));
   process.stdout.write(`listening ${url}\n`);
-  startIdleHeapTrim(); // as src/main.ts does
-  // SIGUSR2: a full garbage collection (so the benchmark's RSS readings hold no garbage), then a report of connected SSE clients and whether the hub's timers still run (leak check).
+  // SIGUSR2: a full garbage collection when started with --expose-gc (bench:sse does, so its RSS readings hold no
+  // garbage), then a report of connected SSE clients and whether the hub's timers still run (leak check).
   process.on('SIGUSR2', () => {
-    fullGc();
+    globalThis.gc?.();
     process.stdout.write(`clients ${hub.clientCount} timers ${hub.timersRunning}\n`);
   });
   process.on('SIGTERM', () => {

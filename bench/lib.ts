@@ -1,7 +1,7 @@
 // Shared bits of the benchmarks: fixtures, process memory, percentiles, tables. Benchmarks run from dist/ (npm run
 // bench:*), never in `make test`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -35,51 +35,19 @@ export function table(headers: string[], rows: Array<Array<string | number>>): s
   return out;
 }
 
-/**
- * Node flags the service runs with (Makefile `run`, deploy/Dockerfile): 4 MB semi-spaces instead of V8's 16 and an old
- * generation that grows 30 % past the last full GC instead of up to 4x keep peak, idle and after-load memory down
- * (bench/RESULTS.md). BENCH_NODE_FLAGS replaces them for experiments ("" = Node's defaults).
- */
-export const serviceNodeFlags = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=4 --heap-growing-percent=30').split(' ').filter(Boolean);
+/** BENCH_NODE_FLAGS: extra Node flags for the service processes, for experiments (none by default: Node's defaults). */
+export const serviceNodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
-/** Debian's jemalloc, as the Makefile finds it (`/usr/lib/<arch>-linux-gnu/libjemalloc.so.2`), or null. */
-export function findJemalloc(): string | null {
-  const libs = existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')).sort() : [];
-  return libs.map((d) => `/usr/lib/${d}/libjemalloc.so.2`).find(existsSync) ?? null;
-}
-
-export const jemallocConf = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2';
-export const glibcTunables = 'glibc.malloc.arena_max=2:glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072';
-
-/**
- * The allocator settings of the service (Makefile `MALLOC_ENV`): jemalloc with a purging background thread when it is
- * installed, else glibc malloc with two arenas and 128 KiB trim/mmap thresholds. BENCH_MALLOC_ENV replaces them
- * ("NAME=value NAME=value"; "" = the C library's defaults).
- */
-export const serviceMallocEnv: Record<string, string> = (() => {
-  const custom = process.env.BENCH_MALLOC_ENV;
-  if (custom !== undefined) return Object.fromEntries(custom.split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-  const jemalloc = findJemalloc();
-  return jemalloc ? { LD_PRELOAD: jemalloc, MALLOC_CONF: jemallocConf } : { GLIBC_TUNABLES: glibcTunables };
-})();
-
-/** The environment of a service process: ours, the allocator settings, then `extra`. */
-export function serviceEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['LD_PRELOAD', 'MALLOC_CONF', 'GLIBC_TUNABLES']) delete env[name];
-  return { ...env, ...serviceMallocEnv, ...extra };
-}
-
-/** Starts a child Node script with the service's Node flags; resolves once it prints a line matching `ready`. */
+/** Starts a child Node script (with BENCH_NODE_FLAGS, if any); resolves once it prints a line matching `ready`. */
 export function startChild(
   script: string,
   args: string[],
   ready: RegExp,
-  env: Record<string, string> = {},
+  options: { nodeFlags?: string[] } = {},
 ): Promise<{ child: ChildProcess; line: string }> {
   // BENCH_PROFILE_DIR: a V8 CPU profile of the child (the gateway under test) is written there when it exits.
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR] : [];
-  const child = spawn(process.execPath, [...serviceNodeFlags, ...profile, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: serviceEnv(env) });
+  const child = spawn(process.execPath, [...serviceNodeFlags, ...(options.nodeFlags ?? []), ...profile, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -102,8 +70,7 @@ export function machine(): string {
   const cpu = readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown CPU';
   const cores = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? 0;
   const mem = Math.round(Number(readFileSync('/proc/meminfo', 'utf8').match(/MemTotal:\s+(\d+)/)?.[1] ?? 0) / 1024 / 1024);
-  const malloc = Object.entries(serviceMallocEnv).map(([k, v]) => `${k}=${v}`).join(' ') || "the C library's malloc defaults";
-  return `${cores} cores (${cpu}), ${mem} GiB, Node ${process.version}; service: node ${serviceNodeFlags.join(' ') || '(no flags)'}, ${malloc}`;
+  return `${cores} cores (${cpu}), ${mem} GiB, Node ${process.version}; service: node ${serviceNodeFlags.join(' ') || "(Node's defaults)"}`;
 }
 
 /** The MAC of simulated host `i` (52:54:00:xx:xx:xx, QEMU's prefix). */

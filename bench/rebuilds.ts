@@ -21,7 +21,7 @@ import { openDatabase } from '../src/store/database';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { findTemporalCli } from '../src/temporal/temporal-cli';
 import { searchAttributeKeys } from '../workflows/search-attributes';
-import { benchMac, freePort, machine, onSseBlocks, percentile, serviceEnv, serviceNodeFlags, systemInfo, table } from './lib';
+import { benchMac, freePort, machine, onSseBlocks, percentile, serviceNodeFlags, systemInfo, table } from './lib';
 import { hostAddress, startStandInNodes, type StandInNodes } from './standin-nodes';
 
 const sizes = (process.argv[2] ?? '1,10,100,500').split(',').map(Number);
@@ -137,7 +137,7 @@ async function startService(role: 'worker' | 'gateway', config: string, port: nu
   const profile = process.env.BENCH_PROFILE === role ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE_DIR ?? join(projectRoot, 'bench/profiles')] : [];
   const child = spawn(process.execPath, [...serviceNodeFlags, ...profile, join(projectRoot, 'dist/src/main.js'), '--config', config, '--role', role, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', out, out],
-    env: serviceEnv({ LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' }),
+    env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' },
   });
   closeSync(out);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

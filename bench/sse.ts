@@ -16,7 +16,7 @@ const hostsCount = 50;
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-sse-'));
   // Each RSS reading below follows a full GC (SIGUSR2) and a pause for the allocator to return freed pages.
-  const { child, line } = await startChild(join(__dirname, 'gateway-server.js'), [String(hostsCount), dir], /^listening /);
+  const { child, line } = await startChild(join(__dirname, 'gateway-server.js'), [String(hostsCount), dir], /^listening /, { nodeFlags: ['--expose-gc'] });
   const url = new URL(line.split(' ')[1]!);
   const lines = createInterface({ input: child.stdout! });
   const report = () => new Promise<string>((resolve) => {

@@ -54,8 +54,6 @@ if [ "${1:-}" = "--test" ]; then
   [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
   [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
   command -v curl >/dev/null || need+=(curl)
-  # jemalloc: `make run` and the image preload it (Makefile MALLOC_ENV); the tests check its options.
-  ls /usr/lib/*-linux-gnu/libjemalloc.so.2 >/dev/null 2>&1 || need+=(libjemalloc2)
   # The browser tests drive Debian's Chromium with playwright-core (no browser download).
   [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then

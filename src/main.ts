@@ -18,7 +18,6 @@ import { BootTokens } from './gateway/boot-tokens';
 import { DashboardSessions } from './gateway/plugins/dashboard-session';
 import { ImageLibrary } from './images/image-library';
 import { DnsmasqSupervisor, renderDnsmasqConfig, testDnsmasqConfig } from './pxe/dnsmasq';
-import { startIdleHeapTrim } from './idle-heap-trim';
 import { createLogger, type Logger } from './logging';
 import { openDatabase } from './store/database';
 import { HostStore } from './store/host-store';
@@ -349,7 +348,6 @@ async function main(): Promise<void> {
     const local = `http://${['0.0.0.0', '::'].includes(listen.host) ? '127.0.0.1' : listen.host}:${listen.port}`;
     const urls = { role: args.role, dashboard: `${local}/`, api: `${local}/api`, docs: `${local}/docs`, readyz: `${local}/readyz`, temporalUi: config.temporal.uiUrl || null, temporal: address };
     log.info(urls, 'provisioning is running');
-    cleanups.push(startIdleHeapTrim({ log: log.child({ component: 'memory' }) }));
     process.stdout.write(
       (runsGateway
         ? [

@@ -1,12 +1,11 @@
 // No Docker engine runs here, so the deployment files are checked as data: the compose file's services, start
 // order, health checks, volumes and environment; the Dockerfile's user, volume and health check.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configEnv } from '../../src/config/load-config';
-import { findJemalloc, glibcTunables, jemallocConf, serviceEnv, serviceNodeFlags } from '../../bench/lib';
 
 interface Service {
   image?: string;
@@ -91,49 +90,10 @@ describe('deploy/Dockerfile', () => {
   });
 });
 
-describe('the service\'s runtime settings', () => {
-  const makefile = readFileSync('Makefile', 'utf8');
-  const makeVar = (name: string) => makefile.match(new RegExp(`^${name} \\?= (.*)$`, 'm'))?.[1];
-  const makeRun = (vars: string[]) => spawnSync('make', ['-s', '-n', 'run', ...vars], { encoding: 'utf8' }).stdout.trim().split('\n').at(-1);
-
-  it('are the same for `make run`, the Docker image and the benchmarks', () => {
-    const nodeFlags = makeVar('NODE_FLAGS')!;
-    expect(nodeFlags).toBe('--max-semi-space-size=4 --heap-growing-percent=30');
-    expect(serviceNodeFlags).toEqual(nodeFlags.split(' '));
-    expect(dockerfile).toContain(`ENTRYPOINT ["node", ${nodeFlags.split(' ').map((f) => `"${f}"`).join(', ')}, "/app/dist/src/main.js"`);
-    // jemalloc where installed (always in the image), glibc malloc tuned otherwise.
-    expect(dockerfile).toMatch(/install -y --no-install-recommends dnsmasq-base ipxe libjemalloc2/);
-    expect(dockerfile).toContain(`MALLOC_CONF=${jemallocConf}\n`);
-    expect(dockerfile).toContain('LD_PRELOAD=/usr/local/lib/libjemalloc.so.2');
-    expect(makeRun(['JEMALLOC=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2'])).toBe(
-      `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=${jemallocConf} node ${nodeFlags} dist/src/main.js --config provisioning.yaml`,
-    );
-    expect(makeRun(['JEMALLOC='])).toBe(`GLIBC_TUNABLES=${glibcTunables} node ${nodeFlags} dist/src/main.js --config provisioning.yaml`);
-    expect(makeRun(['MALLOC_ENV='])).toBe(`node ${nodeFlags} dist/src/main.js --config provisioning.yaml`);
-  });
-
-  it('find jemalloc where `make run` finds it, and the benchmarks use what `make run` uses', () => {
-    const jemalloc = findJemalloc();
-    expect(jemalloc, 'scripts/setup.sh --test installs libjemalloc2').not.toBeNull();
-    expect(makeRun([])).toBe(`LD_PRELOAD=${jemalloc} MALLOC_CONF=${jemallocConf} node ${makeVar('NODE_FLAGS')} dist/src/main.js --config provisioning.yaml`);
-    expect(serviceEnv()).toMatchObject({ LD_PRELOAD: jemalloc, MALLOC_CONF: jemallocConf });
-  });
-
-  it('set allocator options that jemalloc and glibc accept', () => {
-    // jemalloc prints its options at exit with stats_print; a misspelt option would be reported and not applied.
-    const stats = spawnSync(process.execPath, ['-e', '0'], {
-      env: { LD_PRELOAD: findJemalloc()!, MALLOC_CONF: `${jemallocConf},stats_print:true,stats_print_opts:mdablxe` },
-      encoding: 'utf8',
-    });
-    expect(stats.stderr).not.toMatch(/<jemalloc>: (Invalid conf|Malformed conf)/);
-    expect(stats.stdout + stats.stderr).toMatch(/opt\.background_thread: true/);
-    expect(stats.stdout + stats.stderr).toMatch(/opt\.dirty_decay_ms: 1000 /);
-    expect(stats.stdout + stats.stderr).toMatch(/opt\.narenas: 2\n/);
-    const loader = ['/lib64/ld-linux-x86-64.so.2', '/lib/ld-linux-aarch64.so.1'].find(existsSync);
-    expect(loader, 'the glibc dynamic loader').toBeDefined();
-    const listed = spawnSync(loader!, ['--list-tunables'], { env: { GLIBC_TUNABLES: glibcTunables }, encoding: 'utf8' }).stdout;
-    expect(listed).toMatch(/^glibc\.malloc\.arena_max: 0x2 /m);
-    expect(listed).toMatch(/^glibc\.malloc\.trim_threshold: 0x20000 /m);
-    expect(listed).toMatch(/^glibc\.malloc\.mmap_threshold: 0x20000 /m);
+describe('the service\'s command line', () => {
+  it('is plain `node dist/src/main.js` for `make run` and the Docker image', () => {
+    const makeRun = spawnSync('make', ['-s', '-n', 'run'], { encoding: 'utf8' }).stdout.trim().split('\n').at(-1);
+    expect(makeRun).toBe('node dist/src/main.js --config provisioning.yaml');
+    expect(dockerfile).toContain('ENTRYPOINT ["node", "/app/dist/src/main.js", "--config", "/etc/provisioning/provisioning.yaml"]');
   });
 });

@@ -9,7 +9,6 @@ import { parseDocument } from 'yaml';
 import { freePort } from '../setup/temporal-dev-server';
 import { tempDir } from '../helpers/temp-dir';
 import { startService, type ServiceProcess } from '../helpers/service-process';
-import { serviceEnv, serviceNodeFlags } from '../../bench/lib';
 
 const root = resolve('.');
 const entry = join(root, 'dist/src/main.js');
@@ -48,7 +47,7 @@ afterEach(async () => {
 });
 
 describe('provisioning entry point', () => {
-  it('starts with the example config and make run\'s memory settings, serves the API and the Web UI, prints the URLs and stops cleanly on SIGTERM', async () => {
+  it('starts with the example config, serves the API and the Web UI, prints the URLs and stops cleanly on SIGTERM', async () => {
     dir = tempDir();
     const [http, grpc, ui] = [await freePort(), await freePort(), await freePort()];
     const doc = parseDocument(readFileSync(join(root, 'deploy/provisioning.example.yaml'), 'utf8'));
@@ -59,11 +58,8 @@ describe('provisioning entry point', () => {
     const config = join(dir.path, 'provisioning.yaml');
     writeFileSync(config, doc.toString());
 
-    // As `make run` starts it: its Node flags, jemalloc preloaded (bench/lib mirrors the Makefile; compose.test checks that).
-    running = startService(['--config', config], { nodeFlags: serviceNodeFlags, env: serviceEnv() });
+    running = startService(['--config', config]);
     await running.waitFor(/Temporal Web UI:/, 90_000);
-    expect(readFileSync(`/proc/${running.child.pid}/maps`, 'utf8')).toContain('libjemalloc.so.2');
-    expect(readFileSync(`/proc/${running.child.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--heap-growing-percent=30']));
     const printed = running.output.join('\n');
     expect(printed).toContain(`Dashboard:        http://127.0.0.1:${http}/`);
     expect(printed).toContain(`API:              http://127.0.0.1:${http}/api`);
