@@ -1,6 +1,13 @@
 // The first-boot script: fetched by the installer during the install, run once by systemd on the installed
 // host's first boot (proxmox.md §4). It phones home with its IP and a hardware id.
 
+/**
+ * How long the first-boot script keeps trying to phone home before it exits 1 (systemd then runs it again at the next
+ * boot): 15 minutes covers a slow network start and a restart of this service, and ends well inside the phone-home
+ * stage timeout (`timeouts.phone_home`, 30 minutes by default), so a host that cannot reach us is seen timing out.
+ */
+export const firstBootDeadlineSeconds = 15 * 60;
+
 /** What the first-boot script needs. */
 export interface FirstBootScriptInput {
   hostname: string; // pve-ms-03

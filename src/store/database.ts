@@ -18,6 +18,11 @@ export function openDatabase(path: string, migrations: readonly Migration[] = al
   return db;
 }
 
+/** Null when the database answers a trivial query, else why not (for /readyz). */
+export function databaseProblem(db: Database): string | null {
+  return db.prepare('SELECT 1 AS ok').get() ? null : 'database did not answer';
+}
+
 /**
  * Switches a connection to WAL. SQLite answers SQLITE_BUSY at once, without its busy handler, when another process is
  * switching the same new file at that moment (gateway and worker starting together), so this waits and retries for

@@ -8,7 +8,8 @@ import type { HostStore } from '../store/host-store';
 import type { OperationStore } from '../store/operation-store';
 import type { PxeAllowList } from '../store/pxe-allow-list';
 import type { RebuildKeyStore } from '../store/rebuild-key-store';
-import { createWorker, loadWorkflowBundle } from './worker';
+import { createWorker, loadWorkflowBundle } from '../temporal/worker';
+import type { ReadinessCheck } from '../gateway/routes/health';
 
 /** Routes the Temporal Core runtime's log lines into our logger. */
 function installTemporalRuntime(log: Logger): void {
@@ -32,9 +33,9 @@ function installTemporalRuntime(log: Logger): void {
 export interface RunningWorker {
   /** Resolves when the worker stops; rejects when it fails. */
   done: Promise<void>;
-  state(): string;
+  ready: ReadinessCheck;
   /** Drains the worker and closes its connection. */
-  stop(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Starts the worker: workflows and every activity (they all use the SQLite file and the rebuild keys in it). */
@@ -71,8 +72,8 @@ export async function startWorkerRole(o: {
     const done = worker.run();
     return {
       done,
-      state: () => worker.getState(),
-      async stop() {
+      ready: async () => (worker.getState() === 'RUNNING' ? null : `worker is ${worker.getState().toLowerCase()}`),
+      async close() {
         log.info('draining the worker');
         worker.shutdown();
         await done.catch(() => undefined);

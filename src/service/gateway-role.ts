@@ -1,0 +1,114 @@
+// The gateway half of the service (`--role gateway|all`): PXE, the janitor, the server types and the HTTP app
+// (operator API, boot endpoints, dashboard). A worker-only process serves /healthz and /readyz instead.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/load-config';
+import { ServerTypeRegistry } from '../config/server-types';
+import { EventHub } from '../dashboard/event-hub';
+import { hostUpdateRenderer } from '../dashboard/render-update';
+import { buildApp, buildHealthApp } from '../gateway/app';
+import { BootTokens } from '../gateway/boot-tokens';
+import { DashboardSessions } from '../gateway/plugins/dashboard-session';
+import type { ReadinessCheck } from '../gateway/routes/health';
+import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
+import type { ImageLibrary } from '../images/image-library';
+import type { Logger } from '../logging';
+import { FeedStore } from '../store/feed-store';
+import { RebuildClient } from '../temporal/rebuild-client';
+import { RebuildJanitor } from '../temporal/rebuild-janitor';
+import { startPxe } from './pxe';
+import type { Storage } from './storage';
+import type { TemporalConnection } from './temporal';
+
+/** How often the janitor looks for rebuilds that were terminated (no workflow code ran their cleanup). */
+const janitorIntervalMs = 60_000;
+
+export interface RunningHttp {
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts PXE (when pxe.enabled), the janitor and the server types, and builds the gateway app; `readiness` gains the
+ * dnsmasq check. A bad server types file throws its ConfigError.
+ */
+export async function startGatewayRole(o: {
+  config: Readonly<Config>;
+  storage: Storage;
+  temporal: TemporalConnection;
+  readiness: Record<string, ReadinessCheck>;
+  log: Logger;
+}): Promise<RunningHttp> {
+  const { config, storage, log } = o;
+  const closers: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const step of closers.reverse()) await step();
+  };
+  try {
+    if (config.pxe.enabled) {
+      const pxe = await startPxe(config, storage.pxeAllowList, log.child({ component: 'pxe' }));
+      closers.push(() => pxe.close());
+      o.readiness.dnsmasq = pxe.ready;
+    } else {
+      log.info('pxe.enabled is false: no dnsmasq; hosts must be pointed at /ipxe/<mac> some other way');
+    }
+    const janitor = new RebuildJanitor({ client: o.temporal.client, hosts: storage.hosts, operations: storage.operations, keys: storage.keys, pxeAllowList: storage.pxeAllowList, log: log.child({ component: 'janitor' }) });
+    janitor.start(janitorIntervalMs);
+    closers.push(() => janitor.stop());
+    const serverTypes = watchServerTypes(config.serverTypesFile, log);
+    closers.push(() => serverTypes.close());
+    const { hosts, operations, keys, pxeAllowList, images } = storage;
+    const app = await buildApp({
+      hosts,
+      operations,
+      keys,
+      pxeAllowList,
+      images,
+      serverTypes,
+      rebuilds: new RebuildClient(o.temporal.client, config.temporal.taskQueue, () => config.timeouts),
+      apiToken: config.server.apiToken,
+      rebuildBlockers: () => rebuildBlockers(config, images),
+      logger: log,
+      readiness: o.readiness,
+      tokens: new BootTokens(storage.secret),
+      publicUrl: config.server.publicUrl,
+      install: config.install,
+      rootPasswordHash: config.credentials.rootPasswordHash,
+      firstBootDeadlineSeconds,
+      sessions: new DashboardSessions(config.server.apiToken, storage.secret),
+      hub: new EventHub(new FeedStore(storage.db), hostUpdateRenderer(storage.hosts, storage.operations)),
+      temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+    });
+    closers.push(() => app.close());
+    if (!config.server.apiToken) log.warn('server.api_token is empty: the operator API is open to anyone who can reach it');
+    return { app, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The HTTP server of a worker-only process: /healthz and /readyz. */
+export async function startHealthServer(log: Logger, readiness: Record<string, ReadinessCheck>): Promise<RunningHttp> {
+  const app = await buildHealthApp(log, readiness);
+  return { app, close: () => app.close() };
+}
+
+/** Loads the server types (throws ConfigError on a bad file) and reloads them when the file changes. */
+function watchServerTypes(file: string, log: Logger): ServerTypeRegistry {
+  const serverTypes = new ServerTypeRegistry(file);
+  serverTypes.on('reloaded', (types) => log.info({ file, count: types.length }, 'server types reloaded'));
+  serverTypes.on('rejected', (err) => log.warn({ file, problems: err.problems }, 'server types edit rejected; keeping the last good set'));
+  serverTypes.watch();
+  return serverTypes;
+}
+
+/** Settings a rebuild cannot succeed without, named as in provisioning.yaml. */
+function rebuildBlockers(config: Readonly<Config>, images: ImageLibrary): string[] {
+  const missing: string[] = [];
+  if (!config.credentials.rootPasswordHash) missing.push('credentials.root_password_hash');
+  if (images.list().length === 0) missing.push(`a boot image in ${config.images.dir} (see README: preparing a boot image)`);
+  if (!config.proxmox.existingNode) missing.push('proxmox.existing_node');
+  if (!config.proxmox.joinFingerprint) missing.push('proxmox.join_fingerprint');
+  if (!config.proxmox.joinPassword) missing.push('proxmox.join_password (or PROVISIONING_JOIN_PASSWORD)');
+  return missing;
+}
