@@ -1,5 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
-import { rebuildRun, type ActivityDeps } from './deps';
+import { rebuildRun } from './rebuild-run';
+import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
+import type { OperationStore } from '../src/store/operation-store';
 import { AuthRefusedError, HostKeyMismatchError, SshSession, shellQuote, type CommandResult } from './ssh-session';
 
 export { joinFailureTypes } from '../src/domain/rebuild';
@@ -61,7 +63,7 @@ export function joinFailureMessage(result: CommandResult): string {
 }
 
 /** Returns the activity that joins the installed host to the cluster over SSH with the rebuild key. */
-export function joinCluster(deps: Pick<ActivityDeps, 'keys' | 'operations' | 'join'>) {
+export function joinCluster(deps: { keys: RebuildKeyStore; operations: OperationStore; join: JoinSettings }) {
   return async function joinCluster(input: JoinInput): Promise<{ alreadyMember: boolean }> {
     const { join } = deps;
     const operationId = deps.operations.byRunId(rebuildRun().runId)?.id ?? null;

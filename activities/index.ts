@@ -1,14 +1,25 @@
 // The activities the worker registers: every side effect of a rebuild. Built from injected stores so tests
 // run them on real SQLite files.
-import type { ActivityDeps } from './deps';
-import { joinCluster } from './cluster-join';
-import { registerInInfrastructure } from './infrastructure';
+import type { HostStore } from '../src/store/host-store';
+import type { OperationStore } from '../src/store/operation-store';
+import type { PxeAllowList } from '../src/store/pxe-allow-list';
+import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
+import { joinCluster, type JoinSettings } from './cluster-join';
+import { registerInInfrastructure, type InfrastructureSettings } from './infrastructure';
 import { removeRebuildKeyFromHost } from './key-cleanup';
 import { allowPxeBoot, revokePxeBoot } from './pxe-allow-list';
 import { beginRebuild, finishRebuild, recordHostState, recordRebuildEvent } from './operation-records';
 import { destroyRebuildKey, generateRebuildKey } from './rebuild-key';
 
-export type { ActivityDeps } from './deps';
+/** What the activities need from the rest of the service; each activity module declares its own part of it. */
+export interface ActivityDeps {
+  hosts: HostStore;
+  operations: OperationStore;
+  keys: RebuildKeyStore;
+  pxeAllowList: PxeAllowList;
+  join: JoinSettings;
+  infrastructure: InfrastructureSettings;
+}
 
 /** Returns the object the worker registers as its activities. */
 export function createActivities(deps: ActivityDeps) {

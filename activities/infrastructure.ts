@@ -1,5 +1,6 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { rebuildRun, type ActivityDeps } from './deps';
+import { rebuildRun } from './rebuild-run';
+import type { OperationStore } from '../src/store/operation-store';
 
 /** Where the Infrastructure inventory lives and how server types map to its ids. */
 export interface InfrastructureSettings {
@@ -20,7 +21,7 @@ export interface InfrastructureRecord {
 }
 
 /** Returns the activity that registers the ready host in Infrastructure; a retry updates the same record. */
-export function registerInInfrastructure(deps: Pick<ActivityDeps, 'operations' | 'infrastructure'>) {
+export function registerInInfrastructure(deps: { operations: OperationStore; infrastructure: InfrastructureSettings }) {
   return async function registerInInfrastructure(input: {
     hostId: number;
     hostname: string;

@@ -1,4 +1,7 @@
-import { rebuildRun, type ActivityDeps } from './deps';
+import { rebuildRun } from './rebuild-run';
+import type { JoinSettings } from './cluster-join';
+import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
+import type { OperationStore } from '../src/store/operation-store';
 import { AuthRefusedError, HostKeyMismatchError, SshSession, shellQuote } from './ssh-session';
 
 /** What was done with the rebuild's public key on the host. */
@@ -21,7 +24,7 @@ const removalScript = [
 ].join('\n');
 
 /** Returns the activity that removes the rebuild's public key from the host's authorized_keys files. */
-export function removeRebuildKeyFromHost(deps: Pick<ActivityDeps, 'keys' | 'operations' | 'join'>) {
+export function removeRebuildKeyFromHost(deps: { keys: RebuildKeyStore; operations: OperationStore; join: JoinSettings }) {
   return async function removeRebuildKeyFromHost(input: {
     hostId: number;
     address: string | null;

@@ -1,14 +1,16 @@
 import { isActive, type HostState } from '../src/domain/host-state-machine';
 import type { RebuildFailureReason } from '../src/domain/rebuild';
-import { rebuildRun, type ActivityDeps } from './deps';
+import { rebuildRun } from './rebuild-run';
+import type { HostStore } from '../src/store/host-store';
+import type { OperationStore } from '../src/store/operation-store';
 
-function currentOperation(deps: Pick<ActivityDeps, 'operations'>, hostId: number) {
+function currentOperation(deps: { operations: OperationStore }, hostId: number) {
   const { workflowId, runId } = rebuildRun();
   return deps.operations.ensure(hostId, workflowId, runId);
 }
 
 /** Returns the activity that opens the rebuild's operation record (idempotent) and returns its id. */
-export function beginRebuild(deps: Pick<ActivityDeps, 'operations'>) {
+export function beginRebuild(deps: { operations: OperationStore }) {
   return async function beginRebuild(input: { hostId: number; hostname: string }): Promise<{ operationId: number }> {
     const operation = currentOperation(deps, input.hostId);
     if (deps.operations.events(operation.id).length === 0) {
@@ -25,7 +27,7 @@ export function beginRebuild(deps: Pick<ActivityDeps, 'operations'>) {
 }
 
 /** Returns the activity that moves the host to `state` and records it; repeating the same state is a no-op. */
-export function recordHostState(deps: Pick<ActivityDeps, 'hosts' | 'operations'>) {
+export function recordHostState(deps: { hosts: HostStore; operations: OperationStore }) {
   return async function recordHostState(input: {
     hostId: number;
     state: HostState;
@@ -48,7 +50,7 @@ export function recordHostState(deps: Pick<ActivityDeps, 'hosts' | 'operations'>
 }
 
 /** Returns the activity that appends a note (ignored or out-of-order boot event, skipped step) to the history. */
-export function recordRebuildEvent(deps: Pick<ActivityDeps, 'operations'>) {
+export function recordRebuildEvent(deps: { operations: OperationStore }) {
   return async function recordRebuildEvent(input: {
     hostId: number;
     kind: string;
@@ -63,7 +65,7 @@ export function recordRebuildEvent(deps: Pick<ActivityDeps, 'operations'>) {
 }
 
 /** Returns the activity that closes the operation: ready, or failed with stage and reason. */
-export function finishRebuild(deps: Pick<ActivityDeps, 'hosts' | 'operations'>) {
+export function finishRebuild(deps: { hosts: HostStore; operations: OperationStore }) {
   return async function finishRebuild(
     input:
       | { hostId: number; outcome: 'ready' }

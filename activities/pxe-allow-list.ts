@@ -1,8 +1,10 @@
 import { parseMac } from '../src/domain/mac-address';
-import { rebuildRun, type ActivityDeps } from './deps';
+import { rebuildRun } from './rebuild-run';
+import type { OperationStore } from '../src/store/operation-store';
+import type { PxeAllowList } from '../src/store/pxe-allow-list';
 
 /** Returns the activity that lets this rebuild's MAC PXE boot the installer. */
-export function allowPxeBoot(deps: Pick<ActivityDeps, 'pxeAllowList' | 'operations'>) {
+export function allowPxeBoot(deps: { pxeAllowList: PxeAllowList; operations: OperationStore }) {
   return async function allowPxeBoot(input: { hostId: number; mac: string }): Promise<void> {
     const { workflowId, runId } = rebuildRun();
     deps.pxeAllowList.allow(parseMac(input.mac), input.hostId, workflowId);
@@ -16,7 +18,7 @@ export function allowPxeBoot(deps: Pick<ActivityDeps, 'pxeAllowList' | 'operatio
 }
 
 /** Returns the activity that stops this MAC from PXE booting the installer (the host boots its disk). */
-export function revokePxeBoot(deps: Pick<ActivityDeps, 'pxeAllowList' | 'operations'>) {
+export function revokePxeBoot(deps: { pxeAllowList: PxeAllowList; operations: OperationStore }) {
   return async function revokePxeBoot(input: { hostId: number; mac: string }): Promise<void> {
     const { workflowId, runId } = rebuildRun();
     const mac = parseMac(input.mac);

@@ -1,7 +1,9 @@
 import { log } from '@temporalio/activity';
 import { utils } from 'ssh2';
 import { rebuildKeyId } from '../src/domain/rebuild-ids';
-import { rebuildRun, type ActivityDeps } from './deps';
+import { rebuildRun } from './rebuild-run';
+import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
+import type { OperationStore } from '../src/store/operation-store';
 
 /** What the workflow may know about a rebuild key: its id and public half, never the private half. */
 export interface RebuildKeyRef {
@@ -27,7 +29,7 @@ export function generateEd25519KeyPair(comment: string, generate = utils.generat
 }
 
 /** Returns the activity that generates the rebuild's ed25519 key pair and stores the private half encrypted. */
-export function generateRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations'>) {
+export function generateRebuildKey(deps: { keys: RebuildKeyStore; operations: OperationStore }) {
   return async function generateRebuildKey(input: { hostId: number; hostname: string }): Promise<RebuildKeyRef> {
     const { workflowId, runId } = rebuildRun();
     const keyId = rebuildKeyId(runId);
@@ -48,7 +50,7 @@ export function generateRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations
 }
 
 /** Returns the activity that deletes the rebuild key's private half (true when it was still there). */
-export function destroyRebuildKey(deps: Pick<ActivityDeps, 'keys' | 'operations'>) {
+export function destroyRebuildKey(deps: { keys: RebuildKeyStore; operations: OperationStore }) {
   return async function destroyRebuildKey(input: { hostId: number; keyId: string }): Promise<boolean> {
     const removed = deps.keys.delete(input.keyId);
     const operation = deps.operations.byRunId(rebuildRun().runId);

@@ -3,29 +3,23 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServerTypeRegistry } from '../config/server-types';
 import type { Logger } from '../logging';
-import type { HostStore } from '../store/host-store';
-import type { OperationStore } from '../store/operation-store';
 import type { RebuildClient } from '../temporal/rebuild-client';
 import { errorBody, handleError } from './http-errors';
 import { requireOperatorToken } from './plugins/operator-auth';
 import { bootRoutes, type BootDeps } from './routes/boot';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
-import { hostRoutes } from './routes/hosts';
+import { hostRoutes, type HostRoutesDeps } from './routes/hosts';
 import { imageFileRoutes } from './routes/image-files';
 import { imageRoutes } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
 import { ErrorSchema } from './schemas/common';
 
-/** What the gateway needs; main.ts builds it, tests pass real stores on temp files. */
-export interface GatewayDeps extends BootDeps, DashboardDeps {
-  hosts: HostStore;
-  operations: OperationStore;
+/** What the gateway needs: what each of its routes declares, and more. The gateway role builds it; tests pass real stores on temp files. */
+export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps {
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
   rebuilds: Pick<RebuildClient, 'start' | 'cancel' | 'deliver'>;
   apiToken: string;
-  /** Config keys a rebuild needs that are not set (a rebuild is refused naming them). */
-  rebuildBlockers: () => string[];
   logger: Logger;
   readiness?: Readonly<Record<string, ReadinessCheck>>; // /readyz checks; none → always ready
   version?: string;

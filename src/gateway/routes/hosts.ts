@@ -4,7 +4,10 @@ import { parseHostname } from '../../domain/hostname';
 import { isActive } from '../../domain/host-state-machine';
 import { parseMac } from '../../domain/mac-address';
 import { rebuildWorkflowId } from '../../domain/rebuild-ids';
-import type { GatewayDeps } from '../app';
+import type { ServerTypeRegistry } from '../../config/server-types';
+import type { HostStore } from '../../store/host-store';
+import type { OperationStore } from '../../store/operation-store';
+import type { RebuildClient } from '../../temporal/rebuild-client';
 import { HttpError } from '../http-errors';
 import { errorResponses } from '../schemas/common';
 import {
@@ -17,8 +20,18 @@ import {
 } from '../schemas/hosts';
 import { eventView, hostView, operationView } from '../views';
 
+/** What the host routes need. */
+export interface HostRoutesDeps {
+  hosts: HostStore;
+  operations: OperationStore;
+  serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
+  rebuilds: Pick<RebuildClient, 'start' | 'cancel'>;
+  /** Config keys a rebuild needs that are not set (a rebuild is refused naming them). */
+  rebuildBlockers: () => string[];
+}
+
 /** Operator routes for the host registry and its rebuilds. */
-export function hostRoutes(deps: GatewayDeps) {
+export function hostRoutes(deps: HostRoutesDeps) {
   return async function routes(app: FastifyInstance): Promise<void> {
     app.get('/api/hosts', { schema: { tags: ['hosts'], summary: 'List all hosts', response: { 200: HostListSchema, ...errorResponses } } }, listHosts);
     app.get('/api/hosts/:id', { schema: { tags: ['hosts'], summary: 'Host details with its current and past operations', params: HostIdParams, response: { 200: HostDetailSchema, ...errorResponses } } }, getHost);

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { GatewayDeps } from '../app';
+import type { ImageLibrary } from '../../images/image-library';
 import { errorResponses } from '../schemas/common';
 
 const ImageSchema = Type.Object({
@@ -13,7 +13,7 @@ const ImageSchema = Type.Object({
 });
 
 /** Lists the boot images under images.dir. */
-export function imageRoutes(deps: Pick<GatewayDeps, 'images' | 'publicUrl'>) {
+export function imageRoutes(deps: { images: ImageLibrary; publicUrl: string }) {
   return async function routes(app: FastifyInstance): Promise<void> {
     app.get(
       '/api/images',

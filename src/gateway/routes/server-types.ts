@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { GatewayDeps } from '../app';
+import type { ServerTypeRegistry } from '../../config/server-types';
 import { errorResponses } from '../schemas/common';
 import { ServerTypeSchema } from '../schemas/hosts';
 import { serverTypeView } from '../views';
 
 /** Lists the server types currently in force (server-types.yaml, hot-reloaded). */
-export function serverTypeRoutes(deps: GatewayDeps) {
+export function serverTypeRoutes(deps: { serverTypes: Pick<ServerTypeRegistry, 'list'> }) {
   return async function routes(app: FastifyInstance): Promise<void> {
     app.get(
       '/api/server-types',
