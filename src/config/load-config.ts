@@ -17,16 +17,8 @@ import {
   parseListen,
 } from './formats';
 import { keyboards } from '../domain/installer-rules';
+import type { RebuildTimeouts } from '../domain/rebuild';
 import { ConfigError, Reader, yamlErrorLines } from './reader';
-
-/** Stage timeouts of a rebuild, as ms-format duration strings (`20m`). */
-export interface StageTimeouts {
-  pxeBoot: string; // PXE request after the rebuild starts
-  answerFetch: string; // answer-file fetch after PXE boot
-  install: string; // post-install webhook after the answer was served
-  phoneHome: string; // first-boot phone-home after the install
-  join: string; // the whole cluster join
-}
 
 /** Values every answer file carries (proxmox.md §1.1). */
 export interface InstallSettings {
@@ -71,7 +63,7 @@ export interface Config {
   images: { dir: string }; // <dir>/<image name>/{vmlinuz, initrd.img, *.iso}
   install: InstallSettings;
   secrets: { keyEncryptionKey: string }; // '' → generated once into dataDir
-  timeouts: StageTimeouts;
+  timeouts: RebuildTimeouts;
 }
 
 /** Environment variables the configuration reads (they win over the file); nothing else reads process.env but LOG_LEVEL. */
@@ -223,7 +215,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   secrets.rejectUnknown();
 
   const t = root.section('timeouts');
-  const timeouts: StageTimeouts = {
+  const timeouts: RebuildTimeouts = {
     pxeBoot: t.string('pxe_boot', '20m', checkDuration),
     answerFetch: t.string('answer_fetch', '15m', checkDuration),
     install: t.string('install', '60m', checkDuration),

@@ -2,13 +2,13 @@
 // workflow, so no I/O and no Node built-ins here.
 import type { HostState } from './host-state-machine';
 
-/** Stage timeouts as ms-format strings ('20m'); workflow arguments, so tests pass '2s'. */
+/** Stage timeouts (config `timeouts.*`) as ms-format strings ('20m'); workflow arguments, so tests pass '2s'. */
 export interface RebuildTimeouts {
-  pxeBoot: string;
-  answerFetch: string;
-  install: string;
-  phoneHome: string;
-  join: string;
+  pxeBoot: string; // PXE request after the rebuild starts
+  answerFetch: string; // answer-file fetch after PXE boot
+  install: string; // post-install webhook after the answer was served
+  phoneHome: string; // first-boot phone-home after the install
+  join: string; // the whole cluster join
 }
 
 /** Everything the workflow needs to know at start. No secrets: keys are referenced by id. */
