@@ -13,7 +13,7 @@ import { hostUpdateRenderer } from '../src/dashboard/render-update';
 import { parseMac } from '../src/domain/mac-address';
 import { buildApp } from '../src/gateway/app';
 import { BootTokens } from '../src/gateway/boot-tokens';
-import { DashboardSessions } from '../src/gateway/plugins/dashboard-session';
+import { DashboardSessions } from '../src/gateway/auth/dashboard-sessions';
 import { ImageLibrary } from '../src/images/image-library';
 import { createLogger } from '../src/logging';
 import { openDatabase } from '../src/store/database';

@@ -5,7 +5,7 @@ import type { ServerTypeRegistry } from '../config/server-types';
 import type { Logger } from '../logging';
 import type { RebuildClient } from '../temporal/rebuild-client';
 import { errorBody, handleError } from './http-errors';
-import { requireOperatorToken } from './plugins/operator-auth';
+import { requireOperatorToken } from './auth/operator-auth';
 import { bootRoutes, type BootDeps } from './routes/boot';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard';
 import { healthRoutes, type ReadinessCheck } from './routes/health';

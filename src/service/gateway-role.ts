@@ -7,7 +7,7 @@ import { EventHub } from '../dashboard/event-hub';
 import { hostUpdateRenderer } from '../dashboard/render-update';
 import { buildApp, buildHealthApp } from '../gateway/app';
 import { BootTokens } from '../gateway/boot-tokens';
-import { DashboardSessions } from '../gateway/plugins/dashboard-session';
+import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
 import type { ImageLibrary } from '../images/image-library';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import type { Activities } from '../../activities';
-import { recordActivityFailures } from '../../activities/record-failures';
+import { recordActivityFailures } from './activity-failures';
 import { sshTaskQueue } from '../domain/rebuild';
 import type { OperationStore } from '../store/operation-store';
 

@@ -11,7 +11,7 @@ import { ServerTypeRegistry } from '../../src/config/server-types';
 import { buildApp } from '../../src/gateway/app';
 import { createLogger, type Logger } from '../../src/logging';
 import { BootTokens } from '../../src/gateway/boot-tokens';
-import { DashboardSessions } from '../../src/gateway/plugins/dashboard-session';
+import { DashboardSessions } from '../../src/gateway/auth/dashboard-sessions';
 import { ImageLibrary } from '../../src/images/image-library';
 import { EventHub, type EventHubOptions } from '../../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../../src/dashboard/render-update';

@@ -10,7 +10,7 @@ import { html } from '../../dashboard/html';
 import type { ServerTypeRegistry } from '../../config/server-types';
 import { isHostState } from '../../domain/host-state-machine';
 import type { HostStore } from '../../store/host-store';
-import { readCookie, sessionCookie, type DashboardSessions } from '../plugins/dashboard-session';
+import { readCookie, sessionCookie, type DashboardSessions } from '../auth/dashboard-sessions';
 import type { OperationStore } from '../../store/operation-store';
 
 export interface DashboardDeps {

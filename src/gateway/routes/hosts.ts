@@ -18,7 +18,7 @@ import {
   HostSchema,
   RebuildStartedSchema,
 } from '../schemas/hosts';
-import { eventView, hostView, operationView } from '../views';
+import { eventBody, hostBody, operationBody } from '../api-bodies';
 
 /** What the host routes need. */
 export interface HostRoutesDeps {
@@ -42,7 +42,7 @@ export function hostRoutes(deps: HostRoutesDeps) {
   };
 
   async function listHosts() {
-    return { hosts: deps.hosts.list().map(hostView) };
+    return { hosts: deps.hosts.list().map(hostBody) };
   }
 
   async function getHost(request: FastifyRequest<{ Params: HostIdParams }>) {
@@ -50,9 +50,9 @@ export function hostRoutes(deps: HostRoutesDeps) {
     const operations = deps.operations.listForHost(host.id);
     const current = operations.find((o) => o.status === 'running') ?? null;
     return {
-      ...hostView(host),
-      current_operation: current && { ...operationView(current), events: deps.operations.events(current.id).map(eventView) },
-      operations: operations.map(operationView),
+      ...hostBody(host),
+      current_operation: current && { ...operationBody(current), events: deps.operations.events(current.id).map(eventBody) },
+      operations: operations.map(operationBody),
     };
   }
 
@@ -68,7 +68,7 @@ export function hostRoutes(deps: HostRoutesDeps) {
     }
     const host = deps.hosts.create(parsed);
     request.log.info({ hostId: host.id, hostname: host.hostname, mac: host.mac }, 'host registered');
-    return reply.status(201).send(hostView(host));
+    return reply.status(201).send(hostBody(host));
   }
 
   async function deleteHost(request: FastifyRequest<{ Params: HostIdParams }>, reply: FastifyReply) {

@@ -3,7 +3,7 @@ import type { ServerType } from '../config/server-types';
 import type { Host } from '../domain/host';
 import type { Operation, OperationEvent } from '../store/operation-store';
 
-export function hostView(h: Host) {
+export function hostBody(h: Host) {
   return {
     id: h.id,
     hostname: h.hostname,
@@ -18,7 +18,7 @@ export function hostView(h: Host) {
   };
 }
 
-export function operationView(o: Operation) {
+export function operationBody(o: Operation) {
   return {
     id: o.id,
     kind: o.kind,
@@ -33,11 +33,11 @@ export function operationView(o: Operation) {
   };
 }
 
-export function eventView(e: OperationEvent) {
+export function eventBody(e: OperationEvent) {
   return { id: e.id, at: e.at, kind: e.kind, state: e.state, message: e.message };
 }
 
-export function serverTypeView(t: ServerType) {
+export function serverTypeBody(t: ServerType) {
   return {
     key: t.key,
     display_name: t.displayName,

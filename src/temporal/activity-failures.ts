@@ -1,7 +1,8 @@
+// A Temporal worker interceptor (not an activity): every failed activity attempt is written to the rebuild's history.
 import type { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptors } from '@temporalio/worker';
-import type { OperationStore } from '../src/store/operation-store';
+import type { OperationStore } from '../store/operation-store';
 
 /**
  * Returns an activity interceptor factory that writes every failed activity attempt (with its error text and

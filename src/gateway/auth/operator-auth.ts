@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-errors';
-import { readCookie, sessionCookie, type DashboardSessions } from './dashboard-session';
+import { readCookie, sessionCookie, type DashboardSessions } from './dashboard-sessions';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
