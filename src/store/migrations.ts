@@ -123,4 +123,10 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 4,
+    // Boot images are the folders under images.dir (src/images/image-library.ts); this table was never used.
+    name: 'drop the unused images table',
+    sql: `DROP TABLE images;`,
+  },
 ];

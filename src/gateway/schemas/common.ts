@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 
 export const ErrorSchema = Type.Object(
   {
@@ -10,7 +10,6 @@ export const ErrorSchema = Type.Object(
   },
   { $id: 'Error', description: 'Every error: a stable code, a message, and the offending field when there is one' },
 );
-export type ErrorResponse = Static<typeof ErrorSchema>;
 
 export const errorResponses = {
   400: { $ref: 'Error#' },
