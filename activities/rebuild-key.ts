@@ -13,8 +13,8 @@ export interface RebuildKeyRef {
 
 /**
  * An ed25519 key pair in OpenSSH format whose halves both parse and match. ssh2's generator strips leading zero
- * bytes from the public key, so about 1 pair in 256 cannot be used to log in (mscdex/ssh2#1390, #1513; found by
- * bench:rebuilds: one join of 100 failed with "Malformed OpenSSH private key"); such a pair is generated again.
+ * bytes from the public key, so about 1 pair in 256 cannot be used to log in (mscdex/ssh2#1390, #1513: the join
+ * then fails with "Malformed OpenSSH private key"); such a pair is generated again.
  */
 export function generateEd25519KeyPair(comment: string, generate = utils.generateKeyPairSync): { public: string; private: string } {
   for (let attempt = 1; ; attempt++) {

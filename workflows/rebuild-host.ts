@@ -44,8 +44,8 @@ import { HOST_STATE } from './search-attributes';
 
 // Records and key handling: quick writes to our own SQLite, retried briefly. Local activities: they run inside
 // the workflow task on the worker that runs the workflow, so a stage transition costs the Temporal server one
-// workflow task instead of an activity task plus two workflow tasks (bench:rebuilds; the Web UI shows them as
-// local activity markers with their names).
+// workflow task instead of an activity task plus two workflow tasks (the Web UI shows them as local activity
+// markers with their names).
 const quick = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 10 },

@@ -133,7 +133,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   const joinPassword = proxmox.secret('join_password', env[configEnv.joinPassword]);
   const sshPort = proxmox.integer('ssh_port', 22, 1, 65535);
   // Hosts that reach first boot together join a few at a time: Proxmox adds nodes under a lock on the cluster
-  // configuration, and every SSH session in flight costs the worker memory (bench/RESULTS.md, stage waves).
+  // configuration, and every SSH session in flight costs the worker memory.
   const maxParallelJoins = proxmox.integer('max_parallel_joins', 4, 1, 1000);
   const absolute = (v: string) => (v.startsWith('/') ? null : `expected an absolute path on the node, got ${JSON.stringify(v)}`);
   const corosyncConf = proxmox.string('corosync_conf', '/etc/pve/corosync.conf', absolute);
@@ -174,7 +174,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   // Rebuilds kept in the worker's memory between their events; one evicted from the cache is replayed from its
   // history (a few dozen events) at its next event. 0 turns the cache off; absent = the SDK's default, which grows
   // with the heap limit (about 900 here). A cap below the number of rebuilds running at once saves memory but costs
-  // a replay per event (bench/RESULTS.md, benchmark 2).
+  // a replay per event.
   const maxCachedWorkflows = temporal.integer('max_cached_workflows', null, 0, 100_000);
   if (maxCachedWorkflows === 1) temporal.problem('max_cached_workflows', 'expected 0 (no cache) or at least 2 (the SDK needs room for two), got 1');
   const dev = temporal.section('dev_server');
