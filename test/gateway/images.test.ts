@@ -1,6 +1,7 @@
 // Real: Fastify on a loopback listener, a 1 GiB sparse image file on disk.
 import { closeSync, mkdirSync, openSync, truncateSync, writeSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/test-app';
@@ -74,9 +75,126 @@ describe('GET /images/:name/:file', () => {
     expect(res.status).toBe(416);
   });
 
-  it('refuses paths outside the images directory', async () => {
-    const res = await fetch(`${base}/images/..%2f..%2fprovisioning.db`);
-    expect([403, 404]).toContain(res.status);
+});
+
+/** Sends `path` byte for byte (fetch and app.inject resolve `..` and `%2E%2E` segments before sending). */
+function rawRequest(method: 'GET' | 'HEAD', path: string): Promise<{ status: number; body: Buffer }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('GET /images/:name/:file with a path outside the images folder', () => {
+  // Bytes just outside the images folder, where each traversal below would land if the handler joined the
+  // request's name and file onto the folder: <data>/vmlinuz and a complete image folder <data>/outside/.
+  const secret = `SECRET-OUTSIDE-THE-IMAGES-FOLDER-${randomBytes(8).toString('hex')}`;
+  beforeAll(() => {
+    writeFileSync(join(t.dir, 'vmlinuz'), secret);
+    mkdirSync(join(t.dir, 'outside'));
+    for (const f of ['vmlinuz', 'initrd.img', 'outside.iso']) writeFileSync(join(t.dir, 'outside', f), secret);
+  });
+
+  // Each path reaches this route's handler (the router decodes %2F inside a segment and leaves `..` alone),
+  // which answers with its own 404, naming the decoded image and file: proof it was asked and said no.
+  it.each([
+    ['/images/../vmlinuz', '..', 'vmlinuz'],
+    ['/images/%2E%2E/vmlinuz', '..', 'vmlinuz'],
+    ['/images/..%2Foutside/vmlinuz', '../outside', 'vmlinuz'],
+    ['/images/pve-9.1%2F..%2F..%2Foutside/vmlinuz', 'pve-9.1/../../outside', 'vmlinuz'],
+    ['/images/pve-9.1/..%2F..%2Fvmlinuz', 'pve-9.1', '../../vmlinuz'],
+    ['/images/pve-9.1/..%2F..%2Foutside%2Fvmlinuz', 'pve-9.1', '../../outside/vmlinuz'],
+    ['/images/pve-9.1/..%2F..%2Fprovisioning.db', 'pve-9.1', '../../provisioning.db'],
+  ])('refuses %s with 404 and serves none of its bytes', async (path, name, file) => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const res = await rawRequest(method, path);
+      expect(res.status).toBe(404);
+      if (method === 'HEAD') continue;
+      expect(JSON.parse(res.body.toString())).toEqual({ error: { code: 'not_found', message: `no file ${file} in boot image ${name}` } });
+      expect(res.body.toString()).not.toContain(secret);
+      expect(res.body.toString()).not.toContain('SQLite format 3');
+    }
+  });
+
+  it('serves the listed image beside them, so the refusals are about the path', async () => {
+    const res = await rawRequest('GET', '/images/pve-9.1/proxmox-ve_9.1-auto-from-http.iso');
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('iso');
+  });
+});
+
+describe('GET /images/:name/:file Range edge cases', () => {
+  // A file of its own (the 1 GiB one is too big to receive whole): 1,000 bytes, each one different from its neighbours.
+  const content = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+  let r: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    r = await buildTestApp();
+    const folder = join(r.images.dir, 'pve-9.1');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'vmlinuz'), content);
+    writeFileSync(join(folder, 'initrd.img'), 'initrd');
+    writeFileSync(join(folder, 'proxmox-ve_9.1-auto-from-http.iso'), 'iso');
+    url = `${await r.app.listen({ host: '127.0.0.1', port: 0 })}/images/pve-9.1/vmlinuz`;
+  });
+  afterAll(async () => {
+    await r.close();
+  });
+
+  it.each([
+    ['bytes=-500', 500, 999], // suffix: the last 500 bytes
+    ['bytes=-5000', 0, 999], // suffix longer than the file: all of it
+    ['bytes=990-5000', 990, 999], // end past the end: clamped to the last byte
+    ['bytes=0-99999999999999999999', 0, 999],
+    ['bytes=999-', 999, 999],
+    ['bytes=0-0', 0, 0],
+  ])('answers %s with 206 and bytes %i-%i', async (range, start, end) => {
+    const res = await fetch(url, { headers: { range } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get('content-range')).toBe(`bytes ${start}-${end}/1000`);
+    expect(res.headers.get('content-length')).toBe(String(end - start + 1));
+    expect(Buffer.from(await res.arrayBuffer()).equals(content.subarray(start, end + 1))).toBe(true);
+  });
+
+  it.each([
+    'bytes=1000-', // starts at the end
+    'bytes=1000-1005',
+    'bytes=5000-6000',
+    'bytes=-0', // an empty suffix (RFC 9110 §14.1.3)
+    'bytes=5-2', // last before first: invalid, which RFC 9110 §14.2 lets a server reject
+  ])('answers %s with 416, the size in Content-Range and no file bytes', async (range) => {
+    const res = await fetch(url, { headers: { range } });
+    expect(res.status).toBe(416);
+    expect(res.headers.get('content-range')).toBe('bytes */1000');
+    expect(await res.json()).toEqual({ error: { code: 'range_not_satisfiable', message: 'the file has 1000 bytes' } });
+  });
+
+  // Only single ranges are served: multiple ranges (multipart/byteranges) and malformed headers are ignored and
+  // the whole file is sent, as RFC 9110 §14.2 allows ("A server MAY ignore the Range header field"). iPXE and
+  // the installer ask for one range at most.
+  it.each(['bytes=0-1,5-6', 'bytes=0-1, 5-6', 'bytes=abc', 'bytes=1-2-3', 'bytes=-', 'bytes 0-1', '0-1', 'items=0-1', 'bytes=0x10-20'])(
+    'answers %s with 200 and the whole file',
+    async (range) => {
+      const res = await fetch(url, { headers: { range } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-range')).toBeNull();
+      expect(res.headers.get('content-length')).toBe('1000');
+      expect(Buffer.from(await res.arrayBuffer()).equals(content)).toBe(true);
+    },
+  );
+
+  it('answers HEAD with a Range like GET, without a body', async () => {
+    const res = await fetch(url, { method: 'HEAD', headers: { range: 'bytes=-500' } });
+    expect(res.status).toBe(206);
+    expect(res.headers.get('content-range')).toBe('bytes 500-999/1000');
+    expect(res.headers.get('content-length')).toBe('500');
+    expect((await res.arrayBuffer()).byteLength).toBe(0);
   });
 });
 
