@@ -1,0 +1,246 @@
+// What the boot endpoints decide, without HTTP: which iPXE script a MAC gets, which answer file (or refusal) an
+// installer gets, what the installer's webhook and the first boot's phone-home mean for the host and its rebuild.
+// Default-deny: a machine that is not in an active rebuild gets the local-disk script, a refused answer, a refused
+// webhook; nothing about it changes. The gateway's boot route parses requests and sends what this returns.
+import { isIP } from 'node:net';
+import type { InstallSettings } from '../config/load-config';
+import type { ServerTypeRegistry } from '../config/server-types';
+import { decideBoot } from '../domain/boot-decision';
+import { InvalidInputError, NoActiveRebuildError } from '../domain/errors';
+import type { Host } from '../domain/host';
+import { tryParseMac } from '../domain/mac-address';
+import type { InstalledReport } from '../domain/rebuild';
+import { rebuildKeyId, rebuildWorkflowId } from '../domain/rebuild-ids';
+import type { ImageLibrary } from '../images/image-library';
+import type { Logger } from '../logging';
+import type { HostStore } from '../store/host-store';
+import type { Operation, OperationStore } from '../store/operation-store';
+import type { PxeAllowList } from '../store/pxe-allow-list';
+import type { RebuildKeyStore } from '../store/rebuild-key-store';
+import type { RebuildClient } from '../temporal/rebuild-client';
+import { buildAnswer, renderAnswerFile, type AnswerInput } from './answer-file';
+import { validateAnswer } from './answer-validator';
+import { renderFirstBootScript } from './first-boot-script';
+import { renderInstallScript, renderLocalBootScript } from './ipxe-script';
+
+/** Issues and checks per-rebuild boot tokens (the gateway's BootTokens). */
+export interface BootTokenIssuer {
+  tokenFor(runId: string): string;
+  verify(token: string | undefined, runId: string): boolean;
+}
+
+/** What the boot service needs: the stores it reads and writes, the rebuilds it tells, and the install settings. */
+export interface BootServiceDeps {
+  hosts: HostStore;
+  operations: OperationStore;
+  pxeAllowList: PxeAllowList;
+  keys: Pick<RebuildKeyStore, 'find'>;
+  serverTypes: Pick<ServerTypeRegistry, 'get'>;
+  images: ImageLibrary;
+  tokens: BootTokenIssuer;
+  rebuilds: Pick<RebuildClient, 'deliver'>;
+  publicUrl: string; // http://192.168.1.100:8080
+  install: InstallSettings;
+  rootPasswordHash: string;
+  firstBootDeadlineSeconds: number;
+}
+
+/** The request a decision is made for: where to log, and who asked. */
+export interface BootRequest {
+  log: Pick<Logger, 'info' | 'warn' | 'error'>; // the request's logger
+  remoteAddress: string; // 192.168.1.53
+}
+
+/** The iPXE script a MAC gets; `reason` says why it is the local disk. */
+export type PxeScript = { kind: 'install'; script: string } | { kind: 'local-disk'; script: string; reason: string };
+
+/** The answer file, or why there is none (404: no rebuild can use one; 500: ours would be broken). */
+export type AnswerReply = { kind: 'answer'; toml: string } | { kind: 'refused'; status: 404 | 500; text: string };
+
+/** The boot token does not belong to the host's running rebuild (or is missing). */
+export interface TokenRefused {
+  kind: 'token-refused';
+  message: string;
+}
+
+/** The parts of the installer's post-installation webhook (proxmox.md §3) that say something about the host. */
+export interface InstallerWebhook {
+  'machine-id'?: string;
+  'ssh-public-host-keys'?: Record<string, string>;
+  'network-interfaces'?: { address?: string; 'is-management'?: boolean }[];
+  dmi?: { system?: { uuid?: string } };
+}
+
+/** What the webhook tells about the installed host: the rebuild's report plus the DMI system UUID. */
+export interface InstalledFacts extends InstalledReport {
+  hardwareId: string | undefined;
+}
+
+/** Returns what the installer's webhook says about the host: management address, valid SSH host keys, ids. */
+export function installedFacts(webhook: InstallerWebhook): InstalledFacts {
+  const nics = webhook['network-interfaces'];
+  const management = nics?.find((n) => n['is-management']) ?? nics?.find((n) => n.address);
+  const sshHostKeys = Object.fromEntries(Object.entries(webhook['ssh-public-host-keys'] ?? {}).filter(([, v]) => /^(ssh|ecdsa)-\S+ [A-Za-z0-9+/=]+/.test(v)));
+  return { managementAddress: management?.address ?? null, sshHostKeys, machineId: webhook['machine-id'] ?? null, hardwareId: webhook.dmi?.system?.uuid };
+}
+
+/** The boot decisions over the stores; every method logs and records as the endpoint always has. */
+export class BootService {
+  constructor(
+    private readonly deps: BootServiceDeps,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Returns the iPXE script for the MAC in `rawMac`; tells the rebuild about the boot the first time. */
+  async pxeScript(rawMac: string, req: BootRequest): Promise<PxeScript> {
+    // iPXE may send ${mac} with its colons percent-encoded, or ${mac:hexhyp}; the caller has decoded the path.
+    const mac = tryParseMac(rawMac);
+    if (!mac) return this.bootLocal(req, rawMac, undefined, `not a MAC address: ${JSON.stringify(rawMac)}`);
+    const host = this.deps.hosts.findByMac(mac);
+    const decision = decideBoot(host, this.deps.pxeAllowList.find(mac));
+    if (decision.action === 'local-disk') return this.bootLocal(req, mac, host, decision.reason);
+    const rebuilding = host!; // decideBoot installs only a host it was given
+    const wanted = this.deps.serverTypes.get(rebuilding.serverType)?.image ?? null;
+    const image = this.deps.images.choose(wanted);
+    if (!image) return this.bootLocal(req, mac, rebuilding, `no boot image${wanted ? ` named ${wanted}` : ''} in ${this.deps.images.dir}`);
+    const base = `${this.deps.publicUrl}/images/${encodeURIComponent(image.name)}`;
+    const script = renderInstallScript({
+      hostname: rebuilding.hostname,
+      mac: rebuilding.mac,
+      imageName: image.name,
+      kernelUrl: `${base}/${image.kernel}`,
+      initrdUrl: `${base}/${image.initrd}`,
+      isoUrl: `${base}/${encodeURIComponent(image.iso)}`,
+    });
+    req.log.info({ hostId: rebuilding.id, mac: rebuilding.mac, image: image.name }, 'serving the installer to a rebuilding host');
+    // Firmware retries and repeated boots send the same event again; once the rebuild has recorded it, skip it.
+    try {
+      if (rebuilding.state === 'pxe_ready') await this.deps.rebuilds.deliver(rebuilding.id, 'pxeBooted', { at: this.now().toISOString(), remoteAddress: req.remoteAddress });
+    } catch (err) {
+      // The rebuild cannot hear about this boot (gone, or Temporal unreachable): in doubt, boot the disk.
+      req.log.error({ err, hostId: rebuilding.id }, 'could not deliver pxeBooted; answering with local boot');
+      return { kind: 'local-disk', script: renderLocalBootScript(), reason: `could not deliver pxeBooted: ${(err as Error).message}` };
+    }
+    return { kind: 'install', script };
+  }
+
+  private bootLocal(req: BootRequest, mac: string, host: Host | undefined, reason: string): PxeScript {
+    req.log.info({ mac, hostId: host?.id, reason }, 'PXE request answered with local boot');
+    if (host) {
+      this.deps.operations.append({
+        hostId: host.id,
+        operationId: this.deps.operations.running(host.id)?.id ?? null,
+        kind: 'boot_local',
+        message: `PXE request from ${host.mac} answered with "boot from local disk": ${reason}`,
+      });
+    }
+    return { kind: 'local-disk', script: renderLocalBootScript(), reason };
+  }
+
+  /** Returns the answer file for the installer whose NICs have `rawMacs`, or why it gets none. */
+  async answer(rawMacs: readonly string[], req: BootRequest): Promise<AnswerReply> {
+    const macs = [...new Set(rawMacs.map((m) => tryParseMac(m)).filter((m) => m !== null))];
+    const candidates = macs.map((m) => this.deps.hosts.findByMac(m)).filter((h): h is Host => h !== undefined);
+    const host = candidates.find((h) => decideBoot(h, this.deps.pxeAllowList.find(h.mac)).action === 'install');
+    if (!host) {
+      const why = candidates.length === 0 ? 'no registered host has any of these MACs' : `${candidates.map((h) => `${h.hostname} is ${h.state}`).join(', ')}; none awaits an answer file`;
+      req.log.warn({ macs, why }, 'answer file refused');
+      return { kind: 'refused', status: 404, text: `provisioning: no rebuild is waiting for an answer file for ${macs.join(', ') || 'these MACs'}: ${why}\n` };
+    }
+    const operation = this.deps.operations.running(host.id);
+    const key = operation ? this.deps.keys.find(rebuildKeyId(operation.runId)) : undefined;
+    const serverType = this.deps.serverTypes.get(host.serverType);
+    if (!operation || !key || !serverType) {
+      const why = !operation ? 'its rebuild has no operation record' : !key ? 'its rebuild key is missing' : `server type ${host.serverType} is no longer defined`;
+      req.log.error({ hostId: host.id, why }, 'cannot build an answer file');
+      return { kind: 'refused', status: 404, text: `provisioning: cannot build an answer file for ${host.hostname}: ${why}\n` };
+    }
+    const token = this.deps.tokens.tokenFor(operation.runId);
+    const hostUrl = `${this.deps.publicUrl}/api/hosts/${host.id}`;
+    const { install } = this.deps;
+    const input: AnswerInput = {
+      fqdn: `${host.hostname}.${install.domain}`,
+      country: install.country,
+      keyboard: install.keyboard,
+      timezone: install.timezone,
+      mailto: install.mailto,
+      rootPasswordHash: this.deps.rootPasswordHash,
+      rebuildPublicKey: key.publicKey,
+      filesystem: serverType.filesystem,
+      raid: serverType.raid,
+      disks: serverType.bootDisks,
+      webhookUrl: `${hostUrl}/installed?token=${token}`,
+      firstBootUrl: `${hostUrl}/first-boot-script?token=${token}`,
+    };
+    const problems = validateAnswer(buildAnswer(input));
+    if (problems.length > 0) {
+      // Serving it would leave the machine at the installer's console; refuse and say why.
+      this.deps.operations.append({ hostId: host.id, operationId: operation.id, kind: 'answer_invalid', message: `answer file for ${host.hostname} failed validation: ${problems.join('; ')}` });
+      req.log.error({ hostId: host.id, problems }, 'refusing to serve an invalid answer file');
+      return { kind: 'refused', status: 500, text: `provisioning: the answer file for ${host.hostname} is invalid: ${problems.join('; ')}\n` };
+    }
+    await this.deps.rebuilds.deliver(host.id, 'answerServed', { at: this.now().toISOString(), remoteAddress: req.remoteAddress });
+    req.log.info({ hostId: host.id, mac: host.mac }, 'answer file served');
+    return { kind: 'answer', toml: renderAnswerFile(input) };
+  }
+
+  /** Records the installer's success report: stops PXE for the host, keeps its facts, tells the rebuild. */
+  async installed(hostId: number, token: string | undefined, webhook: InstallerWebhook, req: BootRequest): Promise<{ kind: 'recorded' } | TokenRefused> {
+    const auth = this.authorize(hostId, token);
+    if (auth.kind === 'token-refused') return auth;
+    const { host } = auth;
+    // The host reboots next: stop serving it the installer now, without waiting for the worker to process the event.
+    if (this.deps.pxeAllowList.find(host.mac)?.workflowId === rebuildWorkflowId(host.id)) this.deps.pxeAllowList.revoke(host.mac);
+    const { managementAddress, sshHostKeys, machineId, hardwareId } = installedFacts(webhook);
+    this.deps.hosts.recordFacts(host.id, {
+      ipAddress: managementAddress?.split('/')[0],
+      machineId: machineId ?? undefined,
+      hardwareId,
+      sshHostKeys,
+    });
+    await this.deps.rebuilds.deliver(host.id, 'installed', { at: this.now().toISOString(), remoteAddress: req.remoteAddress, managementAddress, sshHostKeys, machineId });
+    req.log.info({ hostId: host.id, managementAddress, hostKeys: Object.keys(sshHostKeys) }, 'installer reported success');
+    return { kind: 'recorded' };
+  }
+
+  /** Returns the first-boot script of the host's running rebuild, with its phone-home URL. */
+  firstBootScript(hostId: number, token: string | undefined): { kind: 'script'; script: string } | TokenRefused {
+    const auth = this.authorize(hostId, token);
+    if (auth.kind === 'token-refused') return auth;
+    const { host, operation } = auth;
+    const script = renderFirstBootScript({
+      hostname: host.hostname,
+      phoneHomeUrl: `${this.deps.publicUrl}/api/hosts/${host.id}/phone-home?token=${this.deps.tokens.tokenFor(operation.runId)}`,
+      serverHost: new URL(this.deps.publicUrl).hostname.replace(/^\[|\]$/g, ''),
+      deadlineSeconds: this.deps.firstBootDeadlineSeconds,
+    });
+    return { kind: 'script', script };
+  }
+
+  /** Records the first boot's phone-home and tells the rebuild; throws InvalidInputError when `ip` is not an IP. */
+  async phoneHome(hostId: number, token: string | undefined, report: { ip: string; hardware_id?: string }, req: BootRequest): Promise<{ kind: 'recorded' } | TokenRefused> {
+    const auth = this.authorize(hostId, token);
+    if (auth.kind === 'token-refused') return auth;
+    const { host } = auth;
+    const ip = report.ip.trim();
+    if (isIP(ip) === 0) throw new InvalidInputError('ip', `ip: expected an IP address, got ${JSON.stringify(ip)}`);
+    const hardwareId = report.hardware_id?.trim() || null;
+    this.deps.hosts.recordFacts(host.id, { ipAddress: ip, hardwareId: hardwareId ?? undefined });
+    await this.deps.rebuilds.deliver(host.id, 'phonedHome', { at: this.now().toISOString(), remoteAddress: req.remoteAddress, ip, hardwareId });
+    req.log.info({ hostId: host.id, ip }, 'first boot phoned home');
+    return { kind: 'recorded' };
+  }
+
+  /**
+   * The host's running operation when `token` is its boot token. Throws HostNotFoundError for an unknown host and
+   * NoActiveRebuildError when it has no rebuild running; a missing or foreign token is refused. Nothing changes.
+   */
+  private authorize(hostId: number, token: string | undefined): { kind: 'authorized'; host: Host; operation: Operation } | TokenRefused {
+    const host = this.deps.hosts.get(hostId);
+    if (!token) return { kind: 'token-refused', message: 'missing boot token (the ?token= of the answer file URLs)' };
+    const operation = this.deps.operations.running(host.id);
+    if (!operation) throw new NoActiveRebuildError(host.id);
+    if (!this.deps.tokens.verify(token, operation.runId)) return { kind: 'token-refused', message: `boot token is not the one of ${host.hostname}'s running rebuild` };
+    return { kind: 'authorized', host, operation };
+  }
+}
