@@ -5,6 +5,7 @@ import { lstatSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Activities } from '../../activities';
+import type { JoinSettings } from '../../activities/cluster-join';
 import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
 import { activityRunCounts, readableHistory } from '../helpers/history';
@@ -18,11 +19,11 @@ const password = 'peer-root-pw-5e2a9c';
 let t: TestApp;
 let node: StandInNode;
 
-/** The test app, a stand-in node and a worker; `maxCachedWorkflows` as temporal.max_cached_workflows. */
-async function setUp(maxCachedWorkflows?: number) {
+/** The test app, a stand-in node and a worker; `maxCachedWorkflows` as temporal.max_cached_workflows, `settings` over the worker's join settings. */
+async function setUp(maxCachedWorkflows?: number, settings: Partial<JoinSettings> = {}) {
   t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } }), (app) => app.close());
   node = resources.add(await startStandInNode(password), (n) => n.stop());
-  const join = { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint };
+  const join = { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint, ...settings };
   resources.add(await startTestWorker(t, { join, maxCachedWorkflows }), (w) => w.stop());
 }
 const resources = new Resources();
@@ -116,6 +117,36 @@ describe('rebuild cluster join', () => {
     expect(result.failure!.message).toContain(message);
     expect(node.pvecmArgs()).toHaveLength(1); // definite: not retried
     expect(t.hosts.get(id).state).toBe('failed');
+    expect(node.authorizedKeys()).not.toContain(publicKey);
+    expect(t.keys.list()).toEqual([]);
+  });
+});
+
+// The gateway refuses such a rebuild up front when its own settings are empty (rebuild-preconditions.test.ts); this
+// is a worker whose settings are empty while the gateway's are not (--role worker with its own config file).
+describe('rebuild with the cluster join not configured on the worker', () => {
+  it.each([
+    ['proxmox.existing_node', { existingNode: '' }],
+    ['proxmox.join_fingerprint', { fingerprint: '' }],
+    ['proxmox.join_password', { password: '' }],
+  ] as const)('fails at joining with join_rejected naming the settings when %s is empty, and runs no command', async (_setting, settings) => {
+    await setUp(undefined, settings);
+    const { id, handle, publicKey, operationId } = await driveToFirstBoot();
+    const result = await handle.result();
+    expect(result.failure).toEqual({
+      stage: 'joining',
+      reason: 'join_rejected',
+      message: 'cluster join is not configured: set proxmox.existing_node, proxmox.join_fingerprint and proxmox.join_password',
+    });
+    expect(node.pvecmArgs()).toEqual([]);
+    expect(t.hosts.get(id).state).toBe('failed');
+    expect(t.operations.find(operationId)).toMatchObject({ status: 'failed', failureReason: 'join_rejected' });
+    // Definite: one attempt, not retried until the join timeout.
+    const attempts = t.operations.events(operationId).filter((e) => e.kind === 'activity_failed' && e.details?.activity === 'joinCluster');
+    expect(attempts.map((e) => [e.message, e.details?.retrying])).toEqual([
+      ['joinCluster attempt 1 failed: cluster join is not configured: set proxmox.existing_node, proxmox.join_fingerprint and proxmox.join_password', false],
+    ]);
+    // Cleanup still took the rebuild key off the host and destroyed it.
     expect(node.authorizedKeys()).not.toContain(publicKey);
     expect(t.keys.list()).toEqual([]);
   });
