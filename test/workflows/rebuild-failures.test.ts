@@ -1,7 +1,11 @@
 // Real: Temporal dev server, worker with the real activities, SQLite, Fastify, sshd stand-in Proxmox node.
-// Each stage's timeout comes from the workflow's arguments, so these tests wait seconds, not minutes.
+// Each stage's timeout comes from the workflow's arguments: the stage under test gets a sub-second or one-second
+// timer, every other stage keeps shortTimeouts' minute, which no test here lasts.
 import { createServer } from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Activities } from '../../activities';
+import { generateRebuildKey } from '../../activities/rebuild-key';
 import type { RebuildTimeouts } from '../../src/domain/rebuild';
 import { parseMac } from '../../src/domain/mac-address';
 import { RebuildJanitor } from '../../src/temporal/rebuild-janitor';
@@ -12,6 +16,7 @@ import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
+import { activitiesRun } from '../helpers/history';
 import { waitForEvent, waitForState } from '../helpers/wait-for';
 
 const password = 'peer-root-pw-0c0c';
@@ -52,19 +57,19 @@ const installed = () => ({ at: at(), managementAddress: '127.0.0.1/8', sshHostKe
 
 describe('rebuild stage timeouts', () => {
   it('fails at installing when no post-installation webhook arrives, and stops allowing PXE', async () => {
-    await setup({ install: '2s' });
+    await setup({ install: '300ms' }); // starts after the test's last event: nothing to race
     const { id, handle } = await start();
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
     const result = await handle.result();
-    expect(result.failure).toEqual({ stage: 'installing', reason: 'stage_timeout', message: 'no post-installation webhook from aa:bb:cc:dd:ee:05 within 2s of serving its answer file' });
+    expect(result.failure).toEqual({ stage: 'installing', reason: 'stage_timeout', message: 'no post-installation webhook from aa:bb:cc:dd:ee:05 within 300ms of serving its answer file' });
     expect(t.hosts.get(id).state).toBe('failed');
     expect(t.pxeAllowList.list()).toEqual([]);
     expect(t.keys.list()).toEqual([]);
   });
 
   it('fails at installed when the host never phones home, and removes the key from the host anyway', async () => {
-    await setup({ phoneHome: '2s' });
+    await setup({ phoneHome: '300ms' });
     const { id, handle, publicKey } = await start();
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
@@ -72,14 +77,16 @@ describe('rebuild stage timeouts', () => {
     await waitForEvent(t.operations, id, (e) => e.kind === 'pxe_revoked');
     expect(t.pxeAllowList.find(parseMac('aa:bb:cc:dd:ee:05'))).toBeUndefined(); // revoked before the host reboots
     const result = await handle.result();
-    expect(result.failure).toEqual({ stage: 'installed', reason: 'stage_timeout', message: 'no phone-home from aa:bb:cc:dd:ee:05 within 2s of its installation finishing' });
+    expect(result.failure).toEqual({ stage: 'installed', reason: 'stage_timeout', message: 'no phone-home from aa:bb:cc:dd:ee:05 within 300ms of its installation finishing' });
     expect(node.authorizedKeys()).not.toContain(publicKey);
     expect(node.authorizedKeys().join('\n')).toContain('operator@laptop');
     expect(t.keys.list()).toEqual([]);
   });
 
   it('fails at joining naming the join timeout when the host never accepts SSH connections', async () => {
-    await setup({ join: '4s' }, await closedPort());
+    // A refused connection fails at once and the first retry (after 2 s) would end past the deadline, so the join
+    // ends after one attempt; 2 s leaves that attempt time to run.
+    await setup({ join: '2s' }, await closedPort());
     const { handle } = await start();
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
@@ -87,7 +94,7 @@ describe('rebuild stage timeouts', () => {
     await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: null });
     const result = await handle.result();
     expect(result.failure).toMatchObject({ stage: 'joining', reason: 'stage_timeout' });
-    expect(result.failure!.message).toMatch(/^cluster join did not finish within 4s: /);
+    expect(result.failure!.message).toMatch(/^cluster join did not finish within 2s: cannot reach 127\.0\.0\.1:\d+ over SSH: /);
     expect(t.keys.list()).toEqual([]);
     // Cleanup tried to remove the key from the unreachable host three times (its retry policy) and said so.
     const removals = t.operations.events(t.operations.listForHost(result.hostId)[0]!.id).filter((e) => e.kind === 'activity_failed' && e.details?.activity === 'removeRebuildKeyFromHost');
@@ -100,7 +107,7 @@ describe('rebuild stage timeouts', () => {
   });
 
   it('lets the operator delete a host whose failed rebuild is still cleaning up, and the cleanup still finishes', async () => {
-    await setup({ join: '3s' }, await closedPort());
+    await setup({ join: '2s' }, await closedPort());
     const { id, handle } = await start();
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
@@ -115,6 +122,51 @@ describe('rebuild stage timeouts', () => {
     expect(t.keys.list()).toEqual([]); // the private key was still destroyed
     expect(t.operations.listForHost(id)).toEqual([]); // and nothing was written for the deleted host
   }, 60_000);
+});
+
+describe('rebuild key generation', () => {
+  it('fails with key_generation_failed when the key cannot be stored, leaving the host as it was and allowing no PXE boot', async () => {
+    t = resources.add(await buildTestApp(), (app) => app.close());
+    // The real activity on the real store, whose SQLite file refuses every new rebuild key, as a full disk would.
+    t.db.exec("CREATE TRIGGER full_disk BEFORE INSERT ON rebuild_keys BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    const generate = generateRebuildKey({ keys: t.keys, operations: t.operations });
+    // The workflow retries a failing key generation 10 times over about 65 s; the test makes the failure definite
+    // so the rebuild fails at the first attempt, with the outcome of the last.
+    const override: Partial<Activities> = {
+      async generateRebuildKey(input) {
+        try {
+          return await generate(input);
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable((err as Error).message, 'SqliteError');
+        }
+      },
+    };
+    resources.add(await startTestWorker(t, { override }), (w) => w.stop());
+    const id: number = (await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-05', mac: 'aa:bb:cc:dd:ee:05', server_type: 'minisforum-ms-01' } })).json().id;
+    const started = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
+    expect(started.statusCode).toBe(202);
+    const operationId: number = started.json().operation_id;
+    const handle = t.client.workflow.getHandle(rebuildWorkflowId(id));
+
+    const message = 'could not generate the rebuild key: database or disk is full';
+    expect(await handle.result()).toEqual({ hostId: id, state: 'failed', failure: { stage: 'pxe_ready', reason: 'key_generation_failed', message } });
+    expect(t.operations.find(operationId)).toMatchObject({ status: 'failed', failureReason: 'key_generation_failed', failureMessage: message });
+    expect(t.hosts.get(id).state).toBe('registered'); // it never reached pxe_ready
+    const events = t.operations.events(operationId);
+    expect(events.filter((e) => e.kind === 'state').map((e) => e.state)).toEqual(['registered']);
+    expect(events.find((e) => e.kind === 'state')?.message).toContain(message);
+    expect(events.filter((e) => e.kind === 'activity_failed').map((e) => e.message)).toEqual(['generateRebuildKey attempt 1 failed: database or disk is full']);
+    expect(t.keys.list()).toEqual([]);
+    expect(t.pxeAllowList.list()).toEqual([]);
+    expect(activitiesRun(await handle.fetchHistory())).not.toContain('allowPxeBoot');
+
+    // Once keys can be stored again, the next rebuild of the host starts normally.
+    t.db.exec('DROP TRIGGER full_disk');
+    const again = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
+    expect(again.statusCode).toBe(202);
+    await waitForEvent(t.operations, id, (e) => e.kind === 'state' && e.state === 'pxe_ready' && e.operationId === again.json().operation_id);
+    expect(t.keys.list()).toHaveLength(1);
+  });
 });
 
 describe('rebuild cancel and out-of-order events', () => {

@@ -124,21 +124,24 @@ describe('rebuildHostWorkflow cancel', () => {
   });
 });
 
+// The stage under test gets a short timer; every other stage keeps shortTimeouts' minute, which no test here
+// lasts. A timer that starts after the test's last event can be 300 ms; one the test must beat gets a second.
 describe('rebuildHostWorkflow stage timeouts', () => {
-  beforeEach(() => setup({ ...shortTimeouts, pxeBoot: '2s', answerFetch: '2s' }));
-
   it('fails naming the stage and the MAC when no PXE request arrives in time', async () => {
+    await setup({ ...shortTimeouts, pxeBoot: '300ms' });
     const id = await registerHost();
     const { operation_id: operationId } = (await startRebuild(id)).json();
     const result = await t.client.workflow.getHandle(rebuildWorkflowId(id)).result();
-    expect(result.failure).toEqual({ stage: 'pxe_ready', reason: 'stage_timeout', message: 'no PXE request from aa:bb:cc:dd:ee:03 within 2s' });
+    expect(result.failure).toEqual({ stage: 'pxe_ready', reason: 'stage_timeout', message: 'no PXE request from aa:bb:cc:dd:ee:03 within 300ms' });
     expect(t.hosts.get(id).state).toBe('failed');
-    expect(t.operations.find(operationId)?.failureMessage).toBe('no PXE request from aa:bb:cc:dd:ee:03 within 2s');
+    expect(t.operations.find(operationId)?.failureMessage).toBe('no PXE request from aa:bb:cc:dd:ee:03 within 300ms');
     expect(t.keys.list()).toEqual([]);
     expect(t.pxeAllowList.list()).toEqual([]);
   });
 
   it('records pxe_booted on the signal, ignores a duplicate, then times out waiting for the answer file', async () => {
+    // 1 s: the duplicate must reach the server before this timer fires to be recorded at the wait it ends.
+    await setup({ ...shortTimeouts, answerFetch: '1s' });
     const id = await registerHost();
     await startRebuild(id);
     await waitForState(t.operations, id, 'pxe_ready');
@@ -149,7 +152,7 @@ describe('rebuildHostWorkflow stage timeouts', () => {
     expect(result.failure).toEqual({
       stage: 'pxe_booted',
       reason: 'stage_timeout',
-      message: 'no answer-file request from aa:bb:cc:dd:ee:03 within 2s of its PXE boot',
+      message: 'no answer-file request from aa:bb:cc:dd:ee:03 within 1s of its PXE boot',
     });
     const events = t.operations.events(t.operations.listForHost(id)[0]!.id);
     const states = events.filter((e) => e.kind === 'state').map((e) => e.state);
