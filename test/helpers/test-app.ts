@@ -46,7 +46,7 @@ server_types:
 // openssl passwd -6 -salt Zc3xS0Gd1pG8r9Qe provisioning-test
 export const testPasswordHash = '$6$Zc3xS0Gd1pG8r9Qe$FRr1Gc16G4e6CM5U1Q5WZQIsXWlKmOu/DKlGnXhT6y3iKA7hfv4DFKRrPlRn8ZmtCYvLOQvhr1MIrwUND6Q94.';
 
-// "Short" next to the service's 20-30 minutes, yet longer than any test lasts, so none of them fires by accident; a test
+// "Short" next to the service's 20-30 minutes, yet longer than any test waits in one stage, so none fires by accident; a test
 // of a stage timeout overrides that one stage with a sub-second or one-second timer.
 export const shortTimeouts: RebuildTimeouts = { pxeBoot: '1m', answerFetch: '1m', install: '1m', phoneHome: '1m', join: '1m' };
 
