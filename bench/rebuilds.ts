@@ -27,6 +27,9 @@ import { hostAddress, startStandInNodes, type StandInNodes } from './standin-nod
 const sizes = (process.argv[2] ?? '1,10,100,500').split(',').map(Number);
 const variants = (process.env.BENCH_VARIANTS ?? 'wal,plain').split(',') as Array<'wal' | 'plain'>;
 const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 60);
+// Before the measured batches, one host is rebuilt and the service left alone for this long: "warm idle" is then the
+// memory of a service that has run a rebuild (the worker has loaded the workflow bundle into its V8 context). 0 skips it.
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 30);
 // 0: every host sends each boot event the moment its last one is recorded (lockstep: the whole rack at once, the
 // worst case). S > 0: each host first waits a random 0..S s before each boot event, as real hosts spread out.
 const spreadMs = Number(process.env.BENCH_SPREAD_SECONDS ?? 0) * 1000;
@@ -340,6 +343,7 @@ interface BatchResult {
 interface VariantResult {
   variant: string;
   idle: { worker: number; gateway: number; temporal: number };
+  warmIdle: { worker: number; gateway: number; temporal: number } | null;
   after: { worker: number; gateway: number; temporal: number };
   batches: BatchResult[];
 }
@@ -415,10 +419,12 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
     const memory = () => ({ worker: treeRssMb(worker.child.pid!), gateway: treeRssMb(gateway.child.pid!), temporal: treeRssMb(dev.pid) });
     await new Promise((r) => setTimeout(r, 3000));
     const idle = memory();
+    let warmIdle: ReturnType<typeof memory> | null = null;
 
     const batches: BatchResult[] = [];
     let next = 1;
-    for (const n of sizes) {
+    for (const [index, n] of [...(warmupSeconds > 0 ? [1] : []), ...sizes].entries()) {
+      const warmup = warmupSeconds > 0 && index === 0;
       const runs: HostRun[] = [];
       for (let k = 0; k < n; k++, next++) {
         const mac = benchMac(next);
@@ -488,11 +494,16 @@ async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
         };
       });
       const b = batches.at(-1)!;
-      process.stderr.write(`${variant} N=${n}: ${b.ready} ready, ${b.failed} failed, ${b.stuck} stuck in ${wallS.toFixed(1)} s\n`);
+      process.stderr.write(`${variant} ${warmup ? 'warm-up' : `N=${n}`}: ${b.ready} ready, ${b.failed} failed, ${b.stuck} stuck in ${wallS.toFixed(1)} s\n`);
+      if (warmup) {
+        batches.pop();
+        await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
+        warmIdle = memory();
+      }
     }
     process.stderr.write(`${variant}: waiting ${settleSeconds} s for memory to settle\n`);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
-    return { variant, idle, after: memory(), batches };
+    return { variant, idle, warmIdle, after: memory(), batches };
   } finally {
     for (const c of cleanups.reverse()) {
       try {
@@ -589,8 +600,12 @@ async function main() {
     results.flatMap((r) => r.batches.map((b) => [names[r.variant]!, b.n, b.cpu.worker, b.cpu.gateway, b.cpu.temporal, b.cpu.sshd, b.cpu.hosts, b.wallS.toFixed(1)])),
   );
   table(
-    ['dev server SQLite', 'worker idle MB', 'worker after MB', 'gateway idle MB', 'gateway after MB', 'dev server idle MB', 'dev server after MB', `after = ${settleSeconds} s after the last batch`],
-    results.map((r) => [names[r.variant]!, r.idle.worker, r.after.worker, r.idle.gateway, r.after.gateway, r.idle.temporal, r.after.temporal, '']),
+    ['dev server SQLite', 'worker idle / warm idle / after MB', 'gateway idle / warm idle / after MB', 'dev server idle / warm idle / after MB', `idle = at start; warm idle = ${warmupSeconds} s after one warm-up rebuild; after = ${settleSeconds} s after the last batch`],
+    results.map((r) => [
+      names[r.variant]!,
+      ...(['worker', 'gateway', 'temporal'] as const).map((k) => `${r.idle[k]} / ${r.warmIdle?.[k] ?? '-'} / ${r.after[k]}`),
+      '',
+    ]),
   );
   if (barrierMode) {
     process.stdout.write(
