@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parse } from '@iarna/toml';
 import { createLogger } from '../../src/logging';
 import { parseMac } from '../../src/domain/mac-address';
-import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
+import { rebuildKeyId, rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { validateAnswer } from '../../src/boot/answer-validator';
 import { renderLocalBootScript } from '../../src/boot/ipxe-script';
 import type { HostState } from '../../src/domain/host-state-machine';
@@ -39,7 +39,7 @@ async function rebuilding(hostname: string, mac: string, state: HostState = 'pxe
   const id = await register(hostname, mac);
   const { runId } = await t.client.workflow.start('rebuildHostWorkflow', { workflowId: rebuildWorkflowId(id), taskQueue: t.taskQueue, args: [] }).then((h) => ({ runId: h.firstExecutionRunId }));
   const operation = t.operations.ensure(id, rebuildWorkflowId(id), runId);
-  t.keys.save({ id: `rk-${runId}`, workflowId: rebuildWorkflowId(id), operationId: operation.id, publicKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests0000000000000000000000000000 provisioning-rebuild-${hostname}`, privateKey: 'x' });
+  t.keys.save({ id: rebuildKeyId(runId), workflowId: rebuildWorkflowId(id), operationId: operation.id, publicKey: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests0000000000000000000000000000 provisioning-rebuild-${hostname}`, privateKey: 'x' });
   t.hosts.transition(id, 'pxe_ready');
   const path: HostState[] = ['pxe_booted', 'installing', 'installed', 'first_boot'];
   for (const s of path.slice(0, path.indexOf(state) + 1)) t.hosts.transition(id, s);
@@ -157,6 +157,28 @@ describe('POST /api/boot/answer', () => {
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(res.body).toMatch(/^provisioning: no rebuild is waiting for an answer file for aa:bb:cc:dd:ee:20: /);
     if (id && situation !== 'registered') expect(await signalsOf(id)).toEqual([]);
+  });
+
+  it('answers 404 naming the missing rebuild key, and delivers nothing', async () => {
+    const { id, runId } = await rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03', 'pxe_booted');
+    t.keys.delete(rebuildKeyId(runId));
+    const res = await t.app.inject({ method: 'POST', url: '/api/boot/answer', payload: answerRequest(['aa:bb:cc:dd:ee:03']) });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(res.body).toBe('provisioning: cannot build an answer file for pve-ms-03: its rebuild key is missing\n');
+    expect(await signalsOf(id)).toEqual([]);
+  });
+
+  it('refuses with 500 an answer the installer would reject (an all-digit hostname), records why and delivers nothing', async () => {
+    const { id } = await rebuilding('12345', 'aa:bb:cc:dd:ee:03', 'pxe_booted'); // a valid DNS label, but not an installer hostname
+    const res = await t.app.inject({ method: 'POST', url: '/api/boot/answer', payload: answerRequest(['aa:bb:cc:dd:ee:03']) });
+    const problem = 'global.fqdn: the hostname label must not be purely numeric';
+    expect(res.statusCode).toBe(500);
+    expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(res.body).toBe(`provisioning: the answer file for 12345 is invalid: ${problem}\n`);
+    const history = t.operations.events(t.operations.running(id)!.id).map((e) => ({ kind: e.kind, message: e.message }));
+    expect(history).toContainEqual({ kind: 'answer_invalid', message: `answer file for 12345 failed validation: ${problem}` });
+    expect(await signalsOf(id)).toEqual([]);
   });
 
   it('rejects a body that is not the installer\'s system info with 400', async () => {
