@@ -350,7 +350,7 @@ interface VariantResult {
 
 async function runVariant(variant: 'wal' | 'plain'): Promise<VariantResult> {
   const dir = mkdtempSync(join(tmpdir(), `bench-rebuilds-${variant}-`));
-  const total = sizes.reduce((a, b) => a + b, 0);
+  const total = sizes.reduce((a, b) => a + b, 0) + (warmupSeconds > 0 ? 1 : 0);
   const addresses = Array.from({ length: total }, (_, i) => hostAddress(i + 1));
   const cleanups: Array<() => Promise<void> | void> = [() => void (process.env.BENCH_KEEP ? process.stderr.write(`kept ${dir}\n`) : rmSync(dir, { recursive: true, force: true }))];
   try {
