@@ -9,7 +9,7 @@ import { decideBoot } from '../domain/boot-decision';
 import { InvalidInputError, NoActiveRebuildError } from '../domain/errors';
 import type { Host } from '../domain/host';
 import { tryParseMac } from '../domain/mac-address';
-import type { InstalledReport } from '../domain/rebuild';
+import type { BootEventSink, InstalledReport } from '../domain/rebuild';
 import { rebuildKeyId, rebuildWorkflowId } from '../domain/rebuild-ids';
 import type { ImageLibrary } from '../images/image-library';
 import type { Logger } from '../logging';
@@ -17,7 +17,6 @@ import type { HostStore } from '../store/host-store';
 import type { Operation, OperationStore } from '../store/operation-store';
 import type { PxeAllowList } from '../store/pxe-allow-list';
 import type { RebuildKeyStore } from '../store/rebuild-key-store';
-import type { RebuildClient } from '../temporal/rebuild-client';
 import { buildAnswer, renderAnswerFile, type AnswerInput } from './answer-file';
 import { validateAnswer } from './answer-validator';
 import { renderFirstBootScript } from './first-boot-script';
@@ -38,7 +37,7 @@ export interface BootServiceDeps {
   serverTypes: Pick<ServerTypeRegistry, 'get'>;
   images: ImageLibrary;
   tokens: BootTokenIssuer;
-  rebuilds: Pick<RebuildClient, 'deliver'>;
+  rebuilds: BootEventSink;
   publicUrl: string; // http://192.168.1.100:8080
   install: InstallSettings;
   rootPasswordHash: string;

@@ -33,6 +33,25 @@ export interface PhoneHomeReport {
   hardwareId: string | null; // DMI system UUID
 }
 
+/** Common fields of every boot event: when the gateway saw it and from where. */
+export interface BootEventMeta {
+  at: string; // ISO-8601, as received by the gateway
+  remoteAddress?: string; // 192.168.1.53
+}
+
+/** The payload of each boot event the gateway delivers to a rebuild (as a signal of the same name). */
+export interface BootSignalArgs {
+  pxeBooted: BootEventMeta;
+  answerServed: BootEventMeta;
+  installed: BootEventMeta & InstalledReport;
+  phonedHome: BootEventMeta & PhoneHomeReport;
+}
+
+/** Delivers a boot event to the host's running rebuild; throws NoActiveRebuildError when none runs. */
+export interface BootEventSink {
+  deliver<K extends keyof BootSignalArgs>(hostId: number, kind: K, payload: BootSignalArgs[K]): Promise<void>;
+}
+
 /** Boot events, in the order a real install produces them (proxmox.md §9). */
 export const bootEvents = ['pxeBooted', 'answerServed', 'installed', 'phonedHome'] as const;
 export type BootEventKind = (typeof bootEvents)[number];

@@ -8,26 +8,16 @@ import type { SignalDefinition } from '@temporalio/common';
 import { NoActiveRebuildError, RebuildInProgressError } from '../domain/errors';
 import type { Host } from '../domain/host';
 import { rebuildWorkflowId } from '../domain/rebuild-ids';
-import type { RebuildProgress, RebuildTimeouts } from '../domain/rebuild';
+import type { BootEventSink, BootSignalArgs, RebuildProgress, RebuildTimeouts } from '../domain/rebuild';
 import {
   answerServedSignal,
   installedSignal,
   phonedHomeSignal,
   pxeBootedSignal,
   rebuildProgressQuery,
-  type BootEventMeta,
 } from '../../workflows/messages';
-import type { InstalledReport, PhoneHomeReport } from '../domain/rebuild';
 import type { rebuildHostWorkflow } from '../../workflows/rebuild-host';
 import { HOST_ID, HOST_MAC, HOST_STATE, HOSTNAME } from '../../workflows/search-attributes';
-
-/** The payload of each boot event. */
-export interface BootSignalArgs {
-  pxeBooted: BootEventMeta;
-  answerServed: BootEventMeta;
-  installed: BootEventMeta & InstalledReport;
-  phonedHome: BootEventMeta & PhoneHomeReport;
-}
 
 const bootSignals = {
   pxeBooted: pxeBootedSignal,
@@ -37,7 +27,7 @@ const bootSignals = {
 };
 
 /** Starts, cancels and queries rebuilds; turns Temporal SDK errors into domain errors. */
-export class RebuildClient {
+export class RebuildClient implements BootEventSink {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,

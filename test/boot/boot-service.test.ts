@@ -18,7 +18,7 @@ import { rebuildKeyId, rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { BootTokens } from '../../src/gateway/boot-tokens';
 import { ImageLibrary } from '../../src/images/image-library';
 import { createLogger } from '../../src/logging';
-import type { BootSignalArgs } from '../../src/temporal/rebuild-client';
+import type { BootSignalArgs } from '../../src/domain/rebuild';
 import { openDatabase, type Database } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
 import { OperationStore } from '../../src/store/operation-store';
