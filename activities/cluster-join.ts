@@ -4,8 +4,6 @@ import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
 import type { OperationStore } from '../src/store/operation-store';
 import { AuthRefusedError, HostKeyMismatchError, SshSession, shellQuote, type CommandResult } from './ssh-session';
 
-export { joinFailureTypes } from '../src/domain/rebuild';
-
 /** Where things are on a Proxmox node; tests point these into the stand-in's temp dir. */
 export interface RemoteLayout {
   corosyncConf: string; // /etc/pve/corosync.conf: exists once the node is in a cluster
