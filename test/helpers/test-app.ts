@@ -4,9 +4,10 @@ import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { FastifyInstance } from 'fastify';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { ServerTypeRegistry } from '../../src/config/server-types';
 import { buildApp } from '../../src/gateway/app';
 import { createLogger, type Logger } from '../../src/logging';
@@ -147,7 +148,9 @@ export async function buildTestApp(
         try {
           const handle = client.workflow.getHandle(rebuildWorkflowId(host.id));
           const d = await handle.describe();
-          if (d.status.name === 'RUNNING' && d.taskQueue === taskQueue) await handle.terminate('test finished');
+          if (d.taskQueue !== taskQueue) continue; // another test's rebuild with the same id
+          if (process.env.RECORD_HISTORIES) await recordHistory(process.env.RECORD_HISTORIES, handle, host.id, d.status.name === 'RUNNING' ? hosts.get(host.id).state : null);
+          if (d.status.name === 'RUNNING') await handle.terminate('test finished');
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
@@ -158,4 +161,15 @@ export async function buildTestApp(
       dir.remove();
     },
   };
+}
+
+/**
+ * `npm run histories:record` (RECORD_HISTORIES=<dir>): writes the history of each rebuild a test ran, as JSON, named
+ * after the test; a rebuild still running is written as an open run at the state it waits in.
+ */
+async function recordHistory(dir: string, handle: WorkflowHandle, hostId: number, openAt: string | null): Promise<void> {
+  const test = (expect.getState().currentTestName ?? 'unnamed').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 120);
+  const file = join(dir, `${test}--host-${hostId}${openAt ? `--open-at-${openAt}` : ''}.json`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, `${historyToJSON(await handle.fetchHistory())}\n`);
 }
