@@ -1,21 +1,10 @@
 // Value checks shared by the config readers. Each returns a problem text, or null when the value is fine.
 import { isIP } from 'node:net';
+import { isDuration } from '../domain/duration';
 import { isInstallerEmail, isTimezone } from '../domain/installer-rules';
 
-const durationPattern = /^(\d+)(ms|s|m|h|d)$/;
-const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Milliseconds in a duration such as `90s`, `20m` or `1h` (the ms-format strings Temporal accepts). */
-export function durationMs(text: string): number {
-  const m = durationPattern.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
-  return Number(m[1]) * unitMs[m[2]!]!;
-}
-
 export function checkDuration(text: string): string | null {
-  const m = durationPattern.exec(text);
-  if (!m || Number(m[1]) === 0) return `expected a duration like 90s, 20m or 1h, got ${JSON.stringify(text)}`;
-  return null;
+  return isDuration(text) ? null : `expected a duration like 90s, 20m or 1h, got ${JSON.stringify(text)}`;
 }
 
 export function checkHttpUrl(text: string): string | null {

@@ -1,5 +1,6 @@
 // The rebuild's pure rules: stages, which boot event moves which state, failure reasons. Imported by the
 // workflow, so no I/O and no Node built-ins here.
+import { durationMs } from './duration';
 import type { HostState } from './host-state-machine';
 
 /** Stage timeouts (config `timeouts.*`) as ms-format strings ('20m'); workflow arguments, so tests pass '2s'. */
@@ -9,6 +10,23 @@ export interface RebuildTimeouts {
   install: string; // post-install webhook after the answer was served
   phoneHome: string; // first-boot phone-home after the install
   join: string; // the whole cluster join
+}
+
+/**
+ * What a rebuild may spend beyond its stage timeouts: Infrastructure registration (retried for up to 30 minutes),
+ * removing the key from the host during cleanup (3 tries of up to 2 minutes), the records, and slack for a worker
+ * restart.
+ */
+export const runTimeoutMarginMs = 60 * 60_000;
+
+/**
+ * The run timeout of a rebuild: the sum of its stage timeouts plus the margin. A run still open then is ended by
+ * Temporal (status timed out, no workflow code runs) and the janitor does its cleanup, so no rebuild keeps a MAC
+ * allowed to PXE boot forever.
+ */
+export function rebuildRunTimeoutMs(timeouts: RebuildTimeouts): number {
+  const stages = [timeouts.pxeBoot, timeouts.answerFetch, timeouts.install, timeouts.phoneHome, timeouts.join];
+  return stages.reduce((sum, t) => sum + durationMs(t), runTimeoutMarginMs);
 }
 
 /** Everything the workflow needs to know at start. No secrets: keys are referenced by id. */
@@ -72,7 +90,8 @@ export const failureReasons = [
   'join_rejected',
   'host_key_mismatch',
   'infrastructure_failed',
-  'terminated',
+  'terminated', // the run was terminated (operator, `temporal workflow terminate`); the janitor cleaned up
+  'timed_out', // the run reached its run timeout; the janitor cleaned up
   'internal_error',
 ] as const;
 export type RebuildFailureReason = (typeof failureReasons)[number];

@@ -56,6 +56,16 @@ export class PxeAllowList {
     return removed;
   }
 
+  /** Revokes `allowance` only if it is still the one stored (a newer rebuild may have replaced it since it was read). */
+  revokeIfUnchanged(allowance: PxeAllowance): boolean {
+    const removed =
+      this.db
+        .prepare('DELETE FROM pxe_allow WHERE mac = ? AND workflow_id = ? AND allowed_at = ?')
+        .run(allowance.mac, allowance.workflowId, allowance.allowedAt).changes > 0;
+    if (removed) this.changed();
+    return removed;
+  }
+
   find(mac: MacAddress): PxeAllowance | undefined {
     const row = this.byMac.get(mac);
     return row ? { mac: row.mac as MacAddress, hostId: row.host_id, workflowId: row.workflow_id, allowedAt: row.allowed_at } : undefined;

@@ -8,7 +8,8 @@ import type { SignalDefinition } from '@temporalio/common';
 import { NoActiveRebuildError, RebuildInProgressError } from '../domain/errors';
 import type { Host } from '../domain/host';
 import { rebuildWorkflowId } from '../domain/rebuild-ids';
-import type { BootEventSink, BootSignalArgs, RebuildProgress, RebuildTimeouts } from '../domain/rebuild';
+import { formatDuration } from '../domain/duration';
+import { rebuildRunTimeoutMs, type BootEventSink, type BootSignalArgs, type RebuildProgress, type RebuildTimeouts } from '../domain/rebuild';
 import {
   answerServedSignal,
   installedSignal,
@@ -37,14 +38,18 @@ export class RebuildClient implements BootEventSink {
   /** Starts the rebuild of `host`; throws RebuildInProgressError when one is running. */
   async start(host: Host): Promise<{ workflowId: string; runId: string }> {
     const workflowId = rebuildWorkflowId(host.id);
+    const timeouts = this.timeouts();
+    const runTimeout = rebuildRunTimeoutMs(timeouts);
     try {
       const handle = await this.client.workflow.start<typeof rebuildHostWorkflow>('rebuildHostWorkflow', {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [{ hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts: this.timeouts() }],
+        args: [{ hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts }],
         workflowIdConflictPolicy: 'FAIL',
+        // A bound on the whole run, whatever happens inside it; the janitor cleans up after a run that reached it.
+        workflowRunTimeout: runTimeout,
         staticSummary: `rebuild ${host.hostname} (${host.mac})`,
-        staticDetails: `Host ${host.id}: ${host.hostname}, MAC ${host.mac}, server type ${host.serverType}`,
+        staticDetails: `Host ${host.id}: ${host.hostname}, MAC ${host.mac}, server type ${host.serverType}; ends by itself after ${formatDuration(runTimeout)} at most`,
         typedSearchAttributes: [
           { key: HOST_ID, value: String(host.id) },
           { key: HOSTNAME, value: host.hostname },

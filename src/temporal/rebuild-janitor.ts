@@ -11,11 +11,24 @@ import type { RebuildKeyStore } from '../store/rebuild-key-store';
 export interface SweepReport {
   keysDeleted: string[];
   operationsClosed: number[];
+  allowancesRevoked: string[]; // MACs
+}
+
+/** The failure reason of a run that ended without its own cleanup: it reached its run timeout, or it was stopped. */
+function reasonOf(status: string): 'timed_out' | 'terminated' {
+  return status === 'TIMED_OUT' ? 'timed_out' : 'terminated';
+}
+
+/** 'TIMED_OUT' → 'timed out'. */
+function statusText(status: string): string {
+  return status.toLowerCase().replaceAll('_', ' ');
 }
 
 /**
  * Cleans up after rebuilds that ended without running their own cleanup (a terminated or timed-out workflow runs
- * no code): deletes their private keys, closes their operations as failed, and revokes their PXE allowance.
+ * no code): deletes their private keys, closes their operations as failed, and revokes their PXE allowance. An
+ * allowance whose rebuild is not running is revoked even when no operation names it: no MAC stays allowed to PXE
+ * boot the installer after its rebuild ended.
  */
 export class RebuildJanitor {
   private timer: NodeJS.Timeout | null = null;
@@ -32,10 +45,10 @@ export class RebuildJanitor {
     },
   ) {}
 
-  /** The workflow status of one run, or 'NOT_FOUND'. */
+  /** The workflow status of one run (the newest when `runId` is empty), or 'NOT_FOUND'. */
   private async status(workflowId: string, runId: string): Promise<string> {
     try {
-      return (await this.deps.client.workflow.getHandle(workflowId, runId).describe()).status.name;
+      return (await this.deps.client.workflow.getHandle(workflowId, runId || undefined).describe()).status.name;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
       throw err;
@@ -45,23 +58,25 @@ export class RebuildJanitor {
   /** Checks every stored key and running operation against Temporal once. */
   async sweepOnce(): Promise<SweepReport> {
     const { hosts, operations, keys, pxeAllowList, log } = this.deps;
-    const report: SweepReport = { keysDeleted: [], operationsClosed: [] };
+    const report: SweepReport = { keysDeleted: [], operationsClosed: [], allowancesRevoked: [] };
 
     for (const operation of operations.listRunning()) {
       const status = await this.status(operation.workflowId, operation.runId);
       if (status === 'RUNNING') continue;
-      const message = `rebuild workflow ${operation.workflowId} is ${status.toLowerCase().replace('_', ' ')} without having finished its cleanup; closed by the janitor`;
+      const reason = reasonOf(status);
+      const why = reason === 'timed_out' ? 'reached its run timeout' : `is ${statusText(status)}`;
+      const message = `rebuild workflow ${operation.workflowId} ${why} without having finished its cleanup; closed by the janitor`;
       // Only the host's newest running operation owns its state and PXE allowance: a newer rebuild (same workflow
       // id, new run) may already be under way, and must not be failed or revoked by this old run's closing.
       const owner = operations.running(operation.hostId)?.id === operation.id;
       const host = hosts.find(operation.hostId);
       if (owner && host) {
         const allowance = pxeAllowList.find(host.mac);
-        if (allowance?.workflowId === operation.workflowId) pxeAllowList.revoke(host.mac);
+        if (allowance?.workflowId === operation.workflowId && pxeAllowList.revoke(host.mac)) report.allowancesRevoked.push(host.mac);
         if (isActive(host.state)) hosts.transition(host.id, 'failed');
       }
-      operations.finish(operation.id, { status: 'failed', reason: 'terminated', message });
-      operations.append({ hostId: operation.hostId, operationId: operation.id, kind: 'state', state: owner ? 'failed' : null, message, details: { reason: 'terminated', workflowStatus: status } });
+      operations.finish(operation.id, { status: 'failed', reason, message });
+      operations.append({ hostId: operation.hostId, operationId: operation.id, kind: 'state', state: owner ? 'failed' : null, message, details: { reason, workflowStatus: status } });
       report.operationsClosed.push(operation.id);
       log.warn({ operationId: operation.id, workflowId: operation.workflowId, status }, 'closed a rebuild whose workflow ended without cleanup');
     }
@@ -78,11 +93,19 @@ export class RebuildJanitor {
           hostId: operation.hostId,
           operationId: operation.id,
           kind: 'key_swept',
-          message: `rebuild private key deleted by the janitor: its workflow is ${status.toLowerCase().replace('_', ' ')}`,
+          message: `rebuild private key deleted by the janitor: its workflow is ${statusText(status)}`,
           details: { keyId: key.id },
         });
       }
       log.warn({ keyId: key.id, workflowId: key.workflowId, status }, 'deleted the rebuild key of a rebuild that is no longer running');
+    }
+
+    // The newest run of the allowance's workflow: a rebuild that is running (the same or a newer run) keeps it.
+    for (const allowance of pxeAllowList.list()) {
+      const status = await this.status(allowance.workflowId, '');
+      if (status === 'RUNNING' || !pxeAllowList.revokeIfUnchanged(allowance)) continue;
+      report.allowancesRevoked.push(allowance.mac);
+      log.warn({ mac: allowance.mac, workflowId: allowance.workflowId, status }, 'revoked the PXE allowance of a rebuild that is no longer running');
     }
     return report;
   }

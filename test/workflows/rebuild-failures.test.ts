@@ -8,6 +8,7 @@ import type { Activities } from '../../activities';
 import { generateRebuildKey } from '../../activities/rebuild-key';
 import type { RebuildTimeouts } from '../../src/domain/rebuild';
 import { parseMac } from '../../src/domain/mac-address';
+import { renderLocalBootScript } from '../../src/boot/ipxe-script';
 import { RebuildJanitor } from '../../src/temporal/rebuild-janitor';
 import { createLogger } from '../../src/logging';
 import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
@@ -217,7 +218,7 @@ describe('RebuildJanitor', () => {
     expect(t.hosts.get(id).state).toBe('failed');
     expect(t.operations.find(operationId)).toMatchObject({ status: 'failed', failureReason: 'terminated' });
     expect(t.operations.events(operationId).map((e) => e.kind)).toEqual(expect.arrayContaining(['key_swept']));
-    expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [] });
+    expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [], allowancesRevoked: [] });
   });
 
   it('refuses a new rebuild while a terminated one left the host mid-rebuild, until the janitor has reset it', async () => {
@@ -248,9 +249,63 @@ describe('RebuildJanitor', () => {
     await setup({});
     const { handle } = await start();
     const janitor = new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent') });
-    expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [] });
+    expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [], allowancesRevoked: [] });
     expect(t.keys.list()).toHaveLength(1);
+    expect(t.pxeAllowList.list().map((a) => a.mac)).toEqual(['aa:bb:cc:dd:ee:05']);
     await handle.cancel();
     await handle.result();
+  });
+});
+
+describe('bounded rebuilds', () => {
+  const janitorOf = (app: TestApp) =>
+    new RebuildJanitor({ client: app.client, hosts: app.hosts, operations: app.operations, keys: app.keys, pxeAllowList: app.pxeAllowList, log: createLogger('silent') });
+
+  it('starts every rebuild with a run timeout of its stage timeouts plus an hour, and says so in the Web UI', async () => {
+    await setup({ install: '90m' });
+    const { handle } = await start();
+    const description = await handle.describe();
+    // 1m + 1m + 90m + 1m + 1m of stages, plus the hour for Infrastructure, cleanup and a worker restart.
+    expect(Number(description.raw.executionConfig?.workflowRunTimeout?.seconds)).toBe((94 + 60) * 60);
+    expect(await description.staticDetails()).toContain('ends by itself after 2h34m at most');
+    await handle.cancel();
+    await handle.result();
+  });
+
+  it('closes a rebuild that reached its run timeout as failed with reason timed_out: key deleted, PXE revoked', async () => {
+    await setup({});
+    const mac = 'aa:bb:cc:dd:ee:06';
+    const id: number = (await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-06', mac, server_type: 'minisforum-ms-01' } })).json().id;
+    // A run stuck past its bound, as the server sees it: the same workflow with a run timeout of seconds.
+    const handle = await t.client.workflow.start('rebuildHostWorkflow', {
+      workflowId: rebuildWorkflowId(id),
+      taskQueue: t.taskQueue,
+      args: [{ hostId: id, hostname: 'pve-ms-06', mac, serverType: 'minisforum-ms-01', timeouts: shortTimeouts }],
+      workflowRunTimeout: '3s',
+    });
+    await waitForState(t.operations, id, 'pxe_ready');
+    await expect(handle.result()).rejects.toThrow('Workflow execution timed out');
+    expect(t.pxeAllowList.list().map((a) => a.mac)).toEqual([mac]); // no workflow code ran its cleanup
+
+    const report = await janitorOf(t).sweepOnce();
+    expect(report.allowancesRevoked).toEqual([mac]);
+    expect(report.keysDeleted).toHaveLength(1);
+    expect(t.pxeAllowList.list()).toEqual([]);
+    expect(t.keys.list()).toEqual([]);
+    expect(t.hosts.get(id).state).toBe('failed');
+    const operation = t.operations.find(report.operationsClosed[0]!);
+    expect(operation).toMatchObject({ status: 'failed', failureReason: 'timed_out' });
+    expect(operation?.failureMessage).toBe(`rebuild workflow rebuild-${id} reached its run timeout without having finished its cleanup; closed by the janitor`);
+    expect((await t.app.inject({ method: 'GET', url: `/ipxe/${mac}` })).body).toBe(renderLocalBootScript());
+  });
+
+  it('revokes a PXE allowance whose rebuild is not running even when no open operation names it', async () => {
+    await setup({});
+    const { id, handle } = await start();
+    await handle.terminate('stuck');
+    t.operations.finish(t.operations.running(id)!.id, { status: 'failed', reason: 'terminated', message: 'closed by hand' });
+    const report = await janitorOf(t).sweepOnce();
+    expect(report).toMatchObject({ operationsClosed: [], allowancesRevoked: ['aa:bb:cc:dd:ee:05'] });
+    expect(t.pxeAllowList.list()).toEqual([]);
   });
 });
