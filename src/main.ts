@@ -1,10 +1,11 @@
 // Composition root: command line → config → storage → Temporal (embedded dev server or existing) → worker role →
 // gateway role (or a health-only server) → banner. Each step returns its own close; Shutdown closes them newest first
-// on SIGINT/SIGTERM, a failed start, or a worker that stopped on its own.
-import { parseCommandLine, usageLine, UsageError, type CommandLine } from './cli-args';
+// on SIGINT/SIGTERM, a failed start, or a worker that stopped on its own. `backup <file>` copies the database instead.
+import { parseCommandLine, usageLine, UsageError, type BackupCommand, type CommandLine, type ServiceCommand } from './cli-args';
 import { ConfigError } from './config/reader';
 import type { ReadinessCheck } from './gateway/routes/health';
 import { createLogger, type Logger } from './logging';
+import { runBackupCommand } from './service/backup';
 import { printBanner } from './service/banner';
 import { loadConfigFiles } from './service/config-files';
 import { startGatewayRole, startHealthServer } from './service/gateway-role';
@@ -14,6 +15,10 @@ import { Shutdown } from './shutdown';
 
 async function main(): Promise<void> {
   const args = commandLineOrExit(process.argv.slice(2));
+  if (args.command === 'backup') {
+    process.exitCode = await runBackupCommand(args, process.env);
+    return;
+  }
   const { config, notes } = orExitOnConfigError(() => loadConfigFiles(args.config, process.env));
   const log = createLogger(process.env.LOG_LEVEL ?? 'info');
   for (const note of notes) log.info(note);
@@ -57,7 +62,7 @@ function exitWhenStoppedOnItsOwn(done: Promise<void>, shutdown: Shutdown, log: L
   done.then(() => stopped(), (err: unknown) => stopped(err ?? 'failed'));
 }
 
-function commandLineOrExit(argv: string[]): CommandLine {
+function commandLineOrExit(argv: string[]): ServiceCommand | BackupCommand {
   let args: CommandLine;
   try {
     args = parseCommandLine(argv);
@@ -66,7 +71,7 @@ function commandLineOrExit(argv: string[]): CommandLine {
     process.stderr.write(`provisioning: ${err.message}\n${usageLine}\n`);
     process.exit(2);
   }
-  if (args.help) {
+  if (args.command === 'help') {
     process.stdout.write(`${usageLine}\n`);
     process.exit(0);
   }
