@@ -2,10 +2,20 @@
 # Both install what is missing first (node modules, the Temporal CLI).
 CONFIG ?= provisioning.yaml
 
-.PHONY: run test setup build typecheck lint docker clean
+.PHONY: run backup test setup build typecheck lint docker clean
 
 run: build
 	node dist/src/main.js --config $(CONFIG)
+
+# make backup FILE=backups/provisioning-2026-12-02.db: a consistent copy of the database, also while the service runs
+# (restore: deploy/README.md). Checked before building, so a missing FILE fails at once.
+ifneq ($(filter backup,$(MAKECMDGOALS)),)
+ifeq ($(strip $(FILE)),)
+$(error make backup needs FILE, the backup to write: make backup FILE=backups/provisioning-$(shell date +%F).db)
+endif
+endif
+backup: build
+	node dist/src/main.js backup '$(FILE)' --config '$(CONFIG)'
 
 test: build
 	@scripts/setup.sh --test
