@@ -15,6 +15,14 @@ describe('recorded rebuild histories', () => {
     expect(files.length).toBeGreaterThan(0);
   });
 
+  it('include runs left open at every wait of the rebuild, as an upgrade meets them', () => {
+    // The host state each wait is in (test/workflows/open-runs.test.ts drives a rebuild to each): the boot events,
+    // the join, Infrastructure registration (both joining), the key removal in the cleanup (failed).
+    const waits = ['pxe_ready', 'pxe_booted', 'installing', 'installed', 'joining', 'failed'];
+    const openAt = new Set(files.map((f) => /--open-at-([a-z_]+)\.json$/.exec(f)?.[1]).filter(Boolean));
+    expect(waits.filter((w) => !openAt.has(w))).toEqual([]);
+  });
+
   it.each(files)('%s replays on the current workflow code', async (file) => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
     await Worker.runReplayHistory({ workflowBundle: { code: inject('workflowCode') } }, history, file);
