@@ -11,6 +11,7 @@ import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
 import type { ImageLibrary } from '../images/image-library';
+import { rebuildRunTimeoutMs } from '../domain/rebuild';
 import type { Logger } from '../logging';
 import { FeedStore } from '../store/feed-store';
 import { RebuildClient } from '../temporal/rebuild-client';
@@ -51,7 +52,15 @@ export async function startGatewayRole(o: {
     } else {
       log.info('pxe.enabled is false: no dnsmasq; hosts must be pointed at /ipxe/<mac> some other way');
     }
-    const janitor = new RebuildJanitor({ client: o.temporal.client, hosts: storage.hosts, operations: storage.operations, keys: storage.keys, pxeAllowList: storage.pxeAllowList, log: log.child({ component: 'janitor' }) });
+    const janitor = new RebuildJanitor({
+      client: o.temporal.client,
+      hosts: storage.hosts,
+      operations: storage.operations,
+      keys: storage.keys,
+      pxeAllowList: storage.pxeAllowList,
+      log: log.child({ component: 'janitor' }),
+      unboundedRunLimitMs: rebuildRunTimeoutMs(config.timeouts),
+    });
     janitor.start(janitorIntervalMs);
     closers.push(() => janitor.stop());
     const serverTypes = watchServerTypes(config.serverTypesFile, log);

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { isActive } from '../domain/host-state-machine';
+import { formatDuration } from '../domain/duration';
 import { runIdOfRebuildKey } from '../domain/rebuild-ids';
 import type { Logger } from '../logging';
 import type { HostStore } from '../store/host-store';
@@ -14,9 +15,12 @@ export interface SweepReport {
   allowancesRevoked: string[]; // MACs
 }
 
-/** The failure reason of a run that ended without its own cleanup: it reached its run timeout, or it was stopped. */
+/** The status the janitor gives a run it terminated for outliving the bound of runs without a run timeout. */
+const outlivedBound = 'OUTLIVED_BOUND';
+
+/** The failure reason of a run that ended without its own cleanup: it ran out of time, or it was stopped. */
 function reasonOf(status: string): 'timed_out' | 'terminated' {
-  return status === 'TIMED_OUT' ? 'timed_out' : 'terminated';
+  return status === 'TIMED_OUT' || status === outlivedBound ? 'timed_out' : 'terminated';
 }
 
 /** 'TIMED_OUT' → 'timed out'. */
@@ -42,17 +46,44 @@ export class RebuildJanitor {
       keys: RebuildKeyStore;
       pxeAllowList: PxeAllowList;
       log: Logger;
+      /**
+       * The bound for a rebuild started without a run timeout (by a version before rebuilds had one): the run
+       * timeout today's stage timeouts give. The janitor terminates such a run once it is older, and closes it as
+       * timed out. Absent: no such bound.
+       */
+      unboundedRunLimitMs?: number;
     },
   ) {}
 
   /** The workflow status of one run (the newest when `runId` is empty), or 'NOT_FOUND'. */
   private async status(workflowId: string, runId: string): Promise<string> {
+    return (await this.describe(workflowId, runId)).status;
+  }
+
+  private async describe(workflowId: string, runId: string): Promise<{ status: string; hasRunTimeout: boolean }> {
     try {
-      return (await this.deps.client.workflow.getHandle(workflowId, runId || undefined).describe()).status.name;
+      const d = await this.deps.client.workflow.getHandle(workflowId, runId || undefined).describe();
+      const runTimeout = d.raw.executionConfig?.workflowRunTimeout;
+      return { status: d.status.name, hasRunTimeout: Number(runTimeout?.seconds ?? 0) > 0 || (runTimeout?.nanos ?? 0) > 0 };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+      if (err instanceof WorkflowNotFoundError) return { status: 'NOT_FOUND', hasRunTimeout: false };
       throw err;
     }
+  }
+
+  /**
+   * The status of a running operation's workflow; a run with no run timeout that is older than the limit is
+   * terminated first (status OUTLIVED_BOUND, closed as timed out).
+   */
+  private async boundedStatus(operation: { workflowId: string; runId: string; startedAt: string }): Promise<string> {
+    const { status, hasRunTimeout } = await this.describe(operation.workflowId, operation.runId);
+    const limit = this.deps.unboundedRunLimitMs;
+    if (status !== 'RUNNING' || hasRunTimeout || limit === undefined || Date.now() - Date.parse(operation.startedAt) <= limit) return status;
+    await this.deps.client.workflow
+      .getHandle(operation.workflowId, operation.runId)
+      .terminate(`started without a run timeout and open for longer than ${formatDuration(limit)}; ended by the janitor`);
+    this.deps.log.warn({ workflowId: operation.workflowId, runId: operation.runId, startedAt: operation.startedAt }, 'terminated a rebuild with no run timeout that outlived the bound');
+    return outlivedBound;
   }
 
   /** Checks every stored key and running operation against Temporal once. */
@@ -61,10 +92,15 @@ export class RebuildJanitor {
     const report: SweepReport = { keysDeleted: [], operationsClosed: [], allowancesRevoked: [] };
 
     for (const operation of operations.listRunning()) {
-      const status = await this.status(operation.workflowId, operation.runId);
+      const status = await this.boundedStatus(operation);
       if (status === 'RUNNING') continue;
       const reason = reasonOf(status);
-      const why = reason === 'timed_out' ? 'reached its run timeout' : `is ${statusText(status)}`;
+      const why =
+        status === outlivedBound
+          ? `was open for longer than ${formatDuration(this.deps.unboundedRunLimitMs!)} with no run timeout (started by an earlier version) and was terminated`
+          : reason === 'timed_out'
+            ? 'reached its run timeout'
+            : `is ${statusText(status)}`;
       const message = `rebuild workflow ${operation.workflowId} ${why} without having finished its cleanup; closed by the janitor`;
       // Only the host's newest running operation owns its state and PXE allowance: a newer rebuild (same workflow
       // id, new run) may already be under way, and must not be failed or revoked by this old run's closing.

@@ -299,6 +299,42 @@ describe('bounded rebuilds', () => {
     expect((await t.app.inject({ method: 'GET', url: `/ipxe/${mac}` })).body).toBe(renderLocalBootScript());
   });
 
+  it('ends a rebuild that an earlier version started without a run timeout once it outlives the bound', async () => {
+    await setup({});
+    const mac = 'aa:bb:cc:dd:ee:07';
+    const id: number = (await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-07', mac, server_type: 'minisforum-ms-01' } })).json().id;
+    // Started as before rebuilds had a run timeout.
+    const legacy = await t.client.workflow.start('rebuildHostWorkflow', {
+      workflowId: rebuildWorkflowId(id),
+      taskQueue: t.taskQueue,
+      args: [{ hostId: id, hostname: 'pve-ms-07', mac, serverType: 'minisforum-ms-01', timeouts: shortTimeouts }],
+    });
+    await waitForState(t.operations, id, 'pxe_ready');
+    const bounded = (limitMs: number) =>
+      new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent'), unboundedRunLimitMs: limitMs });
+    expect((await bounded(3_600_000).sweepOnce()).operationsClosed).toEqual([]); // within the bound: left alone
+
+    const report = await bounded(1).sweepOnce();
+    expect(report).toMatchObject({ allowancesRevoked: [mac], keysDeleted: [expect.any(String)] });
+    expect((await legacy.describe()).status.name).toBe('TERMINATED');
+    expect(t.hosts.get(id).state).toBe('failed');
+    expect(t.operations.find(report.operationsClosed[0]!)).toMatchObject({
+      status: 'failed',
+      failureReason: 'timed_out',
+      failureMessage: `rebuild workflow rebuild-${id} was open for longer than 1m with no run timeout (started by an earlier version) and was terminated without having finished its cleanup; closed by the janitor`,
+    });
+  });
+
+  it('leaves a rebuild with a run timeout to the server, however old', async () => {
+    await setup({});
+    const { handle } = await start();
+    const janitor = new RebuildJanitor({ client: t.client, hosts: t.hosts, operations: t.operations, keys: t.keys, pxeAllowList: t.pxeAllowList, log: createLogger('silent'), unboundedRunLimitMs: 1 });
+    expect(await janitor.sweepOnce()).toEqual({ keysDeleted: [], operationsClosed: [], allowancesRevoked: [] });
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    await handle.cancel();
+    await handle.result();
+  });
+
   it('revokes a PXE allowance whose rebuild is not running even when no open operation names it', async () => {
     await setup({});
     const { id, handle } = await start();
