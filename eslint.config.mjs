@@ -18,7 +18,7 @@ const sandboxBanned = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'data/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'data/**', '.cache/**', '.replay-guard-*/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

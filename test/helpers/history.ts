@@ -33,3 +33,22 @@ export function activityRunCounts(history: temporal.api.history.v1.IHistory): (n
   const ran = activitiesRun(history);
   return (name) => ran.filter((n) => n === name).length;
 }
+
+/**
+ * A replay failure as a reader wants it: the history's name, the SDK's message, and the id of the recorded event it
+ * names (the SDK gives an id for most mismatches, only the type for a local activity marker: the first marker of that
+ * type is meant, as replay compares them in order).
+ */
+export function describeReplayFailure(name: string, history: temporal.api.history.v1.IHistory, error: Error): string {
+  const id = /\bid: (\d+)/.exec(error.message)?.[1] ?? firstMarkerId(history, /recorded marker '([^']+)'/.exec(error.message)?.[1]);
+  return `${name}: ${error.name} at event ${id ?? '?'}: ${error.message}`;
+}
+
+function firstMarkerId(history: temporal.api.history.v1.IHistory, activityType: string | undefined): string | undefined {
+  if (!activityType) return undefined;
+  const event = (history.events ?? []).find((e) => {
+    const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+    return data && (JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type === activityType;
+  });
+  return event?.eventId?.toString();
+}

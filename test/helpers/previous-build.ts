@@ -2,7 +2,7 @@
 // exported with `git archive` and built once into .cache/upgrade/<sha>/. The build happens in a sibling folder that
 // is renamed into place only when complete, so an interrupted build leaves nothing that looks finished.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -65,7 +65,7 @@ function run(command: string, args: string[], cwd: string): Promise<void> {
 function extract(sha: string, dir: string): Promise<void> {
   return new Promise((resolveExtract, reject) => {
     const archive = spawn('git', ['archive', '--format=tar', sha], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const tar = spawn('tar', ['-x', '-C', dir, '--exclude=eslint.config.*'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const tar = spawn('tar', ['-x', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
     archive.stdout.pipe(tar.stdin);
     const errors: string[] = [];
     archive.stderr.on('data', (b: Buffer) => errors.push(b.toString()));
@@ -113,10 +113,6 @@ export async function buildPreviousVersion(version: PreviousVersion): Promise<Pr
   if (existsSync(entry)) return done(lstatSync(join(dir, 'node_modules')).isSymbolicLink() ? 'linked' : 'installed', false);
 
   mkdirSync(upgradeCache, { recursive: true });
-  // ESLint 10 looks up the config nearest to each file, so this one keeps `eslint .` out of the cache (an old
-  // tree's own eslint.config.mjs would be used for its files instead, and confuses typescript-eslint's root).
-  const eslintConfig = join(cacheRoot, 'eslint.config.mjs');
-  if (!existsSync(eslintConfig)) writeFileSync(eslintConfig, "// Written by test/helpers/previous-build.ts: nothing in .cache/ is ours to lint.\nexport default [{ ignores: ['**'] }];\n");
   removeAbandonedBuilds();
 
   const work = mkdtempSync(join(upgradeCache, `.building-${version.sha}-${process.pid}-`));

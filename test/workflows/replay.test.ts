@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
+import { describeReplayFailure } from '../helpers/history';
 
 const dir = join(__dirname, '../histories');
 const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).sort();
@@ -25,6 +26,8 @@ describe('recorded rebuild histories', () => {
 
   it.each(files)('%s replays on the current workflow code', async (file) => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-    await Worker.runReplayHistory({ workflowBundle: { code: inject('workflowCode') } }, history, file);
+    await Worker.runReplayHistory({ workflowBundle: { code: inject('workflowCode') } }, history, file).catch((err: Error) => {
+      throw new Error(describeReplayFailure(file, history, err));
+    });
   });
 });
