@@ -44,10 +44,13 @@ export function openStorage(config: Readonly<Config>, log: Logger): Storage {
   };
 }
 
+/** The key-encryption key's file in the data dir, when `secrets.key_encryption_key` is not set. */
+export const keyEncryptionKeyFile = 'rebuild-key-encryption.key';
+
 /** From config/env (`secrets.key_encryption_key`), else generated once into the data dir. */
 function keyEncryptionKey(config: Readonly<Config>, log: Logger): Buffer {
   if (config.secrets.keyEncryptionKey) return Buffer.from(config.secrets.keyEncryptionKey, 'hex');
-  const file = join(config.dataDir, 'rebuild-key-encryption.key');
+  const file = join(config.dataDir, keyEncryptionKeyFile);
   const { key, created } = loadOrCreateKeyFile(file);
   if (created) log.info({ file }, 'generated the key-encryption key for rebuild keys');
   return key;

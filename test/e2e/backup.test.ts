@@ -12,7 +12,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseMac } from '../../src/domain/mac-address';
-import { backupDatabase } from '../../src/service/backup';
+import { backupDatabase } from '../../src/store/database-backup';
 import { openDatabase } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
 import { migrations } from '../../src/store/migrations';
