@@ -29,6 +29,14 @@ export interface InstallSettings {
   mailto: string; // root@home.arpa
 }
 
+/** The HTTPS listener of the boot API (`server.tls`); installers pin its certificate's SHA-256 fingerprint. */
+export interface TlsSettings {
+  listen: { host: string; port: number }; // 0.0.0.0:8443
+  publicUrl: string; // https://192.168.1.100:8443 (no trailing slash): what hosts call over HTTPS
+  certFile: string | null; // absolute path of a PEM certificate (chain); null → self-signed, kept in <data_dir>/tls/
+  keyFile: string | null; // absolute path of its PEM private key; null with certFile
+}
+
 /** The service configuration, validated and frozen. Secrets may come from the environment only. */
 export interface Config {
   file: string; // absolute path of the file it came from
@@ -37,6 +45,7 @@ export interface Config {
     listen: { host: string; port: number };
     publicUrl: string; // http://192.168.1.100:8080 (no trailing slash)
     apiToken: string; // '' → operator API open (a warning is logged)
+    tls: TlsSettings | null; // null → no HTTPS listener (server.tls.listen empty, the default)
   };
   pxe: { enabled: boolean; interface: string; subnet: string; dnsmasqPath: string; tftpRoot: string };
   proxmox: {
@@ -109,6 +118,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     .string('public_url', 'http://127.0.0.1:8080', checkHttpUrl)
     .replace(/\/+$/, '');
   const apiToken = server.secret('api_token', env[configEnv.apiToken]);
+  const tls = readTls(server.section('tls'), path, listenText);
   server.rejectUnknown();
 
   const pxe = root.section('pxe');
@@ -231,7 +241,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   return deepFreeze({
     file: resolve(file),
     dataDir,
-    server: { listen, publicUrl, apiToken },
+    server: { listen, publicUrl, apiToken, tls },
     pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet, dnsmasqPath, tftpRoot },
     proxmox: { existingNode, joinFingerprint, joinPassword, sshPort, maxParallelJoins, corosyncConf, authorizedKeysFiles },
     credentials: { rootPasswordHash },
@@ -251,6 +261,50 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     secrets: { keyEncryptionKey },
     timeouts,
   });
+}
+
+/** Reads `server.tls`; null when `listen` is empty (then no other key may be set). */
+function readTls(tls: Reader, path: (p: string) => string, httpListen: string): TlsSettings | null {
+  const listenText = tls.string('listen', '', (v) =>
+    v === '' || parseListen(v) ? null : `expected host:port like 0.0.0.0:8443, or "" for no HTTPS listener, got ${JSON.stringify(v)}`,
+  );
+  const publicUrl = tls.string('public_url', '', (v) => (v === '' ? null : checkHttpsUrl(v))).replace(/\/+$/, '');
+  const fileCheck = (v: string) => (v.trim() ? null : 'must not be empty (leave it out for a self-signed certificate)');
+  const certFile = tls.string('cert_file', '', fileCheck);
+  const keyFile = tls.string('key_file', '', fileCheck);
+  tls.rejectUnknown();
+  if (tls.hasProblem('listen')) return null;
+  if (listenText === '') {
+    for (const [key, value] of [['public_url', publicUrl], ['cert_file', certFile], ['key_file', keyFile]] as const) {
+      if (value !== '') tls.problem(key, 'only used with server.tls.listen, which is empty (set it, e.g. to 0.0.0.0:8443, or remove this key)');
+    }
+    return null;
+  }
+  if (publicUrl === '' && !tls.hasProblem('public_url')) {
+    tls.problem('public_url', 'required when server.tls.listen is set (the https:// URL hosts use for the boot API, e.g. https://192.168.1.100:8443)');
+  }
+  if ((certFile === '') !== (keyFile === '') && !tls.hasProblem('cert_file') && !tls.hasProblem('key_file')) {
+    tls.problem(certFile === '' ? 'cert_file' : 'key_file', 'set cert_file and key_file together, or neither for a self-signed certificate kept in <data_dir>/tls/');
+  }
+  const listen = parseListen(listenText)!;
+  const http = parseListen(httpListen);
+  const anyHost = (h: string) => h === '0.0.0.0' || h === '::';
+  if (http && listen.port === http.port && (listen.host === http.host || anyHost(listen.host) || anyHost(http.host))) {
+    tls.problem('listen', `must use another port than server.listen (${httpListen})`);
+  }
+  return { listen, publicUrl, certFile: certFile === '' ? null : path(certFile), keyFile: keyFile === '' ? null : path(keyFile) };
+}
+
+function checkHttpsUrl(text: string): string | null {
+  let url: URL | null = null;
+  try {
+    url = new URL(text);
+  } catch {
+    // reported below
+  }
+  if (!url || url.protocol !== 'https:') return `expected an https:// URL like https://192.168.1.100:8443, got ${JSON.stringify(text)}`;
+  if (url.search || url.hash) return `expected a base URL without query or fragment, got ${JSON.stringify(text)}`;
+  return null;
 }
 
 function deepFreeze<T>(value: T): T {

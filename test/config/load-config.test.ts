@@ -29,6 +29,7 @@ describe('parseConfig', () => {
       listen: { host: '0.0.0.0', port: 8080 },
       publicUrl: 'http://192.168.1.100:8080',
       apiToken: '',
+      tls: null,
     });
     expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
@@ -66,7 +67,7 @@ describe('parseConfig', () => {
     const config = parseConfig(text, FILE, {});
     const base = resolve('.');
     expect(config.dataDir).toBe(join(base, 'data'));
-    expect(config.server).toEqual({ listen: { host: '0.0.0.0', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', apiToken: '' });
+    expect(config.server).toEqual({ listen: { host: '0.0.0.0', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', apiToken: '', tls: null });
     expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
     expect(config.images).toEqual({ dir: join(base, 'data', 'images') });
@@ -410,5 +411,91 @@ describe('loadConfig', () => {
     expect(err.file).toBe(file);
     expect(err.problems).toEqual(['cannot read the file: ENOENT']);
     expect(err.message).toBe(`${file}: cannot read the file: ENOENT`);
+  });
+});
+
+describe('server.tls', () => {
+  const tlsConfig = (lines: string[]) => ['server:', '  tls:', ...lines.map((l) => `    ${l}`)].join('\n') + '\n';
+
+  it('is off by default: no HTTPS listener', () => {
+    expect(parseConfig('', FILE, {}).server.tls).toBeNull();
+    expect(parseConfig(tlsConfig(['listen: ""', 'public_url: ""']), FILE, {}).server.tls).toBeNull();
+  });
+
+  it('takes a listener and its public https URL, with a self-signed certificate when no files are named', () => {
+    const config = parseConfig(tlsConfig(['listen: "0.0.0.0:8443"', 'public_url: "https://192.168.1.100:8443/"']), FILE, {});
+    expect(config.server.tls).toEqual({ listen: { host: '0.0.0.0', port: 8443 }, publicUrl: 'https://192.168.1.100:8443', certFile: null, keyFile: null });
+  });
+
+  it('allows the HTTP port on another address', () => {
+    const config = parseConfig(['server:', '  listen: "127.0.0.1:8080"', '  tls:', '    listen: "192.168.1.100:8080"', '    public_url: "https://192.168.1.100:8080"'].join('\n'), FILE, {});
+    expect(config.server.tls?.listen).toEqual({ host: '192.168.1.100', port: 8080 });
+  });
+
+  it('resolves cert_file and key_file against the config file directory', () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, 'provisioning.yaml');
+      writeFileSync(file, tlsConfig(['listen: ":8443"', 'public_url: https://pxe.lab.example:8443', 'cert_file: tls/server.crt', 'key_file: /etc/ssl/private/server.key']));
+      expect(loadConfig(file, {}).server.tls).toEqual({
+        listen: { host: '0.0.0.0', port: 8443 },
+        publicUrl: 'https://pxe.lab.example:8443',
+        certFile: join(dir.path, 'tls', 'server.crt'),
+        keyFile: '/etc/ssl/private/server.key',
+      });
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it.each([
+    ['listen (not host:port)', ['listen: "8443"'], 'server.tls.listen: expected host:port like 0.0.0.0:8443, or "" for no HTTPS listener, got "8443"'],
+    [
+      'public_url (missing with listen)',
+      ['listen: "0.0.0.0:8443"'],
+      'server.tls.public_url: required when server.tls.listen is set (the https:// URL hosts use for the boot API, e.g. https://192.168.1.100:8443)',
+    ],
+    [
+      'public_url (http)',
+      ['listen: "0.0.0.0:8443"', 'public_url: "http://192.168.1.100:8443"'],
+      'server.tls.public_url: expected an https:// URL like https://192.168.1.100:8443, got "http://192.168.1.100:8443"',
+    ],
+    [
+      'public_url (query)',
+      ['listen: "0.0.0.0:8443"', 'public_url: "https://192.168.1.100:8443/?x=1"'],
+      'server.tls.public_url: expected a base URL without query or fragment, got "https://192.168.1.100:8443/?x=1"',
+    ],
+    [
+      'key_file (missing with cert_file)',
+      ['listen: "0.0.0.0:8443"', 'public_url: "https://192.168.1.100:8443"', 'cert_file: server.crt'],
+      'server.tls.key_file: set cert_file and key_file together, or neither for a self-signed certificate kept in <data_dir>/tls/',
+    ],
+    [
+      'cert_file (missing with key_file)',
+      ['listen: "0.0.0.0:8443"', 'public_url: "https://192.168.1.100:8443"', 'key_file: server.key'],
+      'server.tls.cert_file: set cert_file and key_file together, or neither for a self-signed certificate kept in <data_dir>/tls/',
+    ],
+    [
+      'cert_file (empty)',
+      ['listen: "0.0.0.0:8443"', 'public_url: "https://192.168.1.100:8443"', 'cert_file: " "', 'key_file: server.key'],
+      'server.tls.cert_file: must not be empty (leave it out for a self-signed certificate)',
+    ],
+    [
+      'public_url (without listen)',
+      ['public_url: "https://192.168.1.100:8443"'],
+      'server.tls.public_url: only used with server.tls.listen, which is empty (set it, e.g. to 0.0.0.0:8443, or remove this key)',
+    ],
+    ['listen (the HTTP port)', ['listen: "0.0.0.0:8080"', 'public_url: "https://192.168.1.100:8080"'], 'server.tls.listen: must use another port than server.listen (0.0.0.0:8080)'],
+    ['an unknown key', ['listen: "0.0.0.0:8443"', 'public_url: "https://192.168.1.100:8443"', 'cert: server.crt'], `server.tls.cert: ${unknownKey}`],
+  ])('rejects %s with one exact message line', (_name, lines, message) => {
+    expect(configError(() => parseConfig(tlsConfig(lines), FILE, {})).problems).toEqual([message]);
+  });
+
+  it('rejects a server.tls that is not a mapping', () => {
+    expect(configError(() => parseConfig('server:\n  tls: yes\n', FILE, {})).problems).toEqual(['server.tls: expected a mapping of keys, got "yes"']);
+  });
+
+  it('names the file in a server.tls problem', () => {
+    expect(configError(() => parseConfig(tlsConfig(['listen: "0.0.0.0:8443"']), FILE, {})).message).toMatch(/^provisioning\.yaml: server\.tls\.public_url: required/);
   });
 });
