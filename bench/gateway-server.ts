@@ -15,6 +15,8 @@ import { buildApp } from '../src/gateway/app';
 import { BootTokens } from '../src/gateway/boot-tokens';
 import { DashboardSessions } from '../src/gateway/auth/dashboard-sessions';
 import { ImageLibrary } from '../src/images/image-library';
+import { prepareImage } from '../src/images/iso-preparer';
+import { ImageJobs } from '../src/images/preparation-jobs';
 import { createLogger } from '../src/logging';
 import { openDatabase } from '../src/store/database';
 import { FeedStore } from '../src/store/feed-store';
@@ -66,6 +68,8 @@ async function main() {
     pxeAllowList,
     keys,
     images: new ImageLibrary(join(dir, 'images')),
+    setup: async () => [],
+    imageJobs: new ImageJobs({ imagesDir: join(dir, 'images'), prepare: prepareImage, answerUrl: () => 'http://127.0.0.1:8080/api/boot/answer', certFingerprint: () => null, imageExists: () => false }),
     tokens,
     publicUrl: 'http://127.0.0.1:8080',
     install: { domain: 'lab.example', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'ops@lab.example' },

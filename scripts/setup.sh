@@ -54,6 +54,9 @@ if [ "${1:-}" = "--test" ]; then
   [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
   [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
   command -v curl >/dev/null || need+=(curl)
+  # Boot images prepared from a stock Proxmox ISO (src/images/iso-preparer.ts); the tests build synthetic ISOs.
+  command -v xorriso >/dev/null || need+=(xorriso)
+  command -v zstd >/dev/null || need+=(zstd)
   # The browser tests drive Debian's Chromium with playwright-core (no browser download).
   [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then

@@ -31,6 +31,12 @@ dt { color:var(--muted); } dd { margin:0; overflow-wrap:anywhere; }
 .actions { display:flex; gap:.4rem; flex-wrap:wrap; align-items:center; }
 .action-error, .form-error, .field-error { color:var(--bad); font-size:.85rem; }
 .empty { color:var(--muted); }
+.jobs { list-style:none; padding:0; display:grid; gap:.5rem; } .job { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.6rem .8rem; }
+.job progress { width:min(100%, 320px); vertical-align:middle; } .job-failed { border-color:var(--bad); } .job-error { color:var(--bad); margin:.3rem 0 0; } .job-source, .bytes, .hint { color:var(--muted); font-size:.85rem; }
+table.images { width:100%; border-collapse:collapse; background:var(--card); } table.images td, table.images th { text-align:left; padding:.4rem .6rem; border-bottom:1px solid var(--line); }
+.setup { list-style:none; padding:0; display:grid; gap:.5rem; } .setup-item { display:flex; gap:.7rem; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.6rem .8rem; } .setup-item p { margin:.2rem 0 0; }
+.setup-item.ok .mark { color:var(--ok); } .setup-item.missing { border-color:var(--bad); } .setup-item.missing .mark { color:var(--bad); } .setup-item .mark { font-weight:700; font-size:1.2rem; } .muted { color:var(--muted); }
+.setup-summary.ok { color:var(--ok); font-weight:600; } .setup-summary.missing { color:var(--bad); font-weight:600; } .nav { display:flex; gap:.8rem; }
 .register { margin-top:1.5rem; } .register form { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; }
 .facts, .stepper-section { margin:1rem 0; }
 .stepper { list-style:none; padding:0; display:grid; grid-template-columns:repeat(auto-fit, minmax(120px, 1fr)); gap:.4rem; }
@@ -119,10 +125,59 @@ export const dashboardJs = `
     source.addEventListener('reload', function () { location.reload(); });
   }
 
+  // The Images page: a preparation's row follows its job; a finished one reloads the page (the image list changes).
+  if (window.EventSource && page === 'images') {
+    var jobs = document.getElementById('jobs');
+    var imageSource = new EventSource('/images/events'), live = document.getElementById('connection');
+    imageSource.addEventListener('open', function () { live.hidden = true; document.body.dataset.live = 'yes'; });
+    imageSource.addEventListener('error', function () { live.hidden = false; document.body.dataset.live = 'no'; });
+    imageSource.addEventListener('job', function (e) {
+      var job = JSON.parse(e.data);
+      var holder = document.createElement('div');
+      holder.innerHTML = job.row;
+      var row = holder.firstElementChild, old = document.getElementById('job-' + job.name);
+      if (old) old.replaceWith(row); else jobs.prepend(row);
+      document.getElementById('no-jobs').hidden = true;
+      if (job.state === 'ready') location.reload();
+    });
+  }
+  // The Setup page checks again every 5 s.
+  if (page === 'setup') setInterval(function () {
+    fetch('/setup?fragment=1', { credentials: 'same-origin' }).then(function (r) { return r.ok ? r.text() : null; }).then(function (markup) {
+      if (markup) document.getElementById('setup-list').outerHTML = markup;
+    }, function () {});
+  }, 5000);
+
+  var prepare = document.getElementById('prepare-image');
+  if (prepare) prepare.addEventListener('submit', function (e) {
+    e.preventDefault();
+    prepare.querySelectorAll('.field-error, .form-error').forEach(function (el) { el.textContent = ''; });
+    var body = { url: prepare.url.value.trim() };
+    if (prepare.sha256.value.trim()) body.sha256 = prepare.sha256.value.trim();
+    if (prepare.name.value.trim()) body.name = prepare.name.value.trim();
+    api('POST', '/api/images', body).then(function (r) {
+      if (r.ok) { prepare.reset(); return; }
+      var err = r.json && r.json.error ? r.json.error : { message: 'request failed' };
+      var slot = err.field && prepare.querySelector('.field-error[data-field="' + err.field + '"]');
+      (slot || prepare.querySelector('.form-error')).textContent = err.message;
+    }, function () { prepare.querySelector('.form-error').textContent = 'the server could not be reached'; });
+  });
+
   // Actions: the same REST API; destructive ones ask for the hostname.
   document.addEventListener('click', function (e) {
     var button = e.target.closest('button[data-action]');
     if (!button) return;
+    if (button.dataset.action === 'delete-image') {
+      var image = button.dataset.image, imageError = button.parentElement.querySelector('.action-error');
+      if (!window.confirm('Delete the boot image ' + image + '? Its files are removed.')) return;
+      button.disabled = true;
+      api('DELETE', '/api/images/' + encodeURIComponent(image)).then(function (r) {
+        if (r.ok) { button.closest('tr').remove(); return; }
+        button.disabled = false;
+        imageError.textContent = r.json && r.json.error ? r.json.error.message : 'request failed';
+      }, function () { button.disabled = false; imageError.textContent = 'the server could not be reached'; });
+      return;
+    }
     var id = button.dataset.hostId, name = button.dataset.hostname, action = button.dataset.action;
     var error = button.parentElement.querySelector('.action-error');
     if (error) error.textContent = '';
@@ -137,7 +192,12 @@ export const dashboardJs = `
     button.disabled = true;
     request.then(function (r) {
       button.disabled = false;
-      if (!r.ok && error) error.textContent = r.json && r.json.error ? r.json.error.message : 'request failed';
+      if (!r.ok && error) {
+        error.textContent = r.json && r.json.error ? r.json.error.message : 'request failed';
+        if (r.json && r.json.error && r.json.error.code === 'not_configured') {
+          var link = document.createElement('a'); link.href = '/setup'; link.textContent = ' Open Setup'; error.appendChild(link);
+        }
+      }
       if (r.ok && action === 'delete' && page === 'host') location.href = '/';
     }, function () { button.disabled = false; if (error) error.textContent = 'the server could not be reached'; });
   });

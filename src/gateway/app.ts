@@ -11,12 +11,13 @@ import { dashboardRoutes, type DashboardDeps } from './routes/dashboard';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
 import { hostRoutes, type HostRoutesDeps } from './routes/hosts';
 import { imageFileRoutes } from './routes/image-files';
-import { imageRoutes } from './routes/images';
+import { imageRoutes, type ImageRoutesDeps } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
+import { setupRoutes, type SetupRoutesDeps } from './routes/setup';
 import { ErrorSchema } from './schemas/common';
 
 /** What the gateway needs: what each of its routes declares, and more. The gateway role builds it; tests pass real stores on temp files. */
-export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps {
+export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps, ImageRoutesDeps, SetupRoutesDeps {
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
   rebuilds: Pick<RebuildClient, 'start' | 'cancel' | 'deliver'>;
   apiToken: string;
@@ -56,6 +57,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     await operator.register(hostRoutes(deps));
     await operator.register(serverTypeRoutes(deps));
     await operator.register(imageRoutes(deps));
+    await operator.register(setupRoutes(deps));
   });
 
   // The dashboard: pages, SSE, static assets. Streams end before the server closes, or close() would wait on them.

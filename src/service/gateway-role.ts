@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/load-config';
 import { ServerTypeRegistry } from '../config/server-types';
+import { checkSetup, missingForRebuild, setupItems } from '../config/setup-checks';
 import { EventHub } from '../dashboard/event-hub';
 import { hostUpdateRenderer } from '../dashboard/render-update';
 import { buildApp, buildHealthApp } from '../gateway/app';
@@ -10,7 +11,8 @@ import { BootTokens } from '../gateway/boot-tokens';
 import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
-import type { ImageLibrary } from '../images/image-library';
+import { prepareImage } from '../images/iso-preparer';
+import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
 import type { Logger } from '../logging';
 import { FeedStore } from '../store/feed-store';
@@ -66,7 +68,10 @@ export async function startGatewayRole(o: {
     const serverTypes = watchServerTypes(config.serverTypesFile, log);
     closers.push(() => serverTypes.close());
     const { hosts, operations, keys, pxeAllowList, images } = storage;
+    const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, answerUrl: () => `${config.server.publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
+    closers.push(() => imageJobs.close());
     const app = await buildApp({
+      imageJobs,
       hosts,
       operations,
       keys,
@@ -75,7 +80,8 @@ export async function startGatewayRole(o: {
       serverTypes,
       rebuilds: new RebuildClient(o.temporal.client, config.temporal.taskQueue, () => config.timeouts),
       apiToken: config.server.apiToken,
-      rebuildBlockers: () => rebuildBlockers(config, images),
+      rebuildBlockers: () => missingForRebuild(setupItems(config, { images: images.list().map((i) => i.name), clusterReachable: null })).map((i) => i.label),
+      setup: () => checkSetup(config, images.list().map((i) => i.name)),
       logger: log,
       readiness: o.readiness,
       tokens: new BootTokens(storage.secret),
@@ -112,12 +118,3 @@ function watchServerTypes(file: string, log: Logger): ServerTypeRegistry {
 }
 
 /** Settings a rebuild cannot succeed without, named as in provisioning.yaml. */
-function rebuildBlockers(config: Readonly<Config>, images: ImageLibrary): string[] {
-  const missing: string[] = [];
-  if (!config.credentials.rootPasswordHash) missing.push('credentials.root_password_hash');
-  if (images.list().length === 0) missing.push(`a boot image in ${config.images.dir} (see README: preparing a boot image)`);
-  if (!config.proxmox.existingNode) missing.push('proxmox.existing_node');
-  if (!config.proxmox.joinFingerprint) missing.push('proxmox.join_fingerprint');
-  if (!config.proxmox.joinPassword) missing.push('proxmox.join_password (or PROVISIONING_JOIN_PASSWORD)');
-  return missing;
-}

@@ -18,7 +18,7 @@ describe('POST /api/hosts/:id/rebuild without the join settings', () => {
     expect(res.statusCode).toBe(409);
     expect(res.json().error).toEqual({
       code: 'not_configured',
-      message: 'a rebuild needs these settings, which are empty: proxmox.join_fingerprint, proxmox.join_password (or PROVISIONING_JOIN_PASSWORD) (set them in provisioning.yaml and restart)',
+      message: 'a rebuild needs what is missing here: proxmox.join_fingerprint, proxmox.join_password (or PROVISIONING_JOIN_PASSWORD) (the Setup page, /setup, says how to set each)',
     });
     expect(await rebuildStartedHere(t, id)).toBe(false);
     expect(t.hosts.get(id).state).toBe('registered');

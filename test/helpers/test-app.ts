@@ -14,6 +14,9 @@ import { createLogger, type Logger } from '../../src/logging';
 import { BootTokens } from '../../src/gateway/boot-tokens';
 import { DashboardSessions } from '../../src/gateway/auth/dashboard-sessions';
 import { ImageLibrary } from '../../src/images/image-library';
+import { prepareImage } from '../../src/images/iso-preparer';
+import { ImageJobs } from '../../src/images/preparation-jobs';
+import type { SetupItem } from '../../src/config/setup-checks';
 import { EventHub, type EventHubOptions } from '../../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../../src/dashboard/render-update';
 import { FeedStore } from '../../src/store/feed-store';
@@ -61,6 +64,7 @@ export interface TestApp {
   keys: RebuildKeyStore;
   pxeAllowList: PxeAllowList;
   images: ImageLibrary;
+  imageJobs: ImageJobs;
   tokens: BootTokens;
   hub: EventHub;
   client: Client;
@@ -79,6 +83,7 @@ export async function buildTestApp(
     dbPath?: string;
     keyEncryptionKey?: Buffer;
     rebuildBlockers?: () => string[];
+    setup?: () => Promise<SetupItem[]>;
     publicUrl?: string;
     logger?: Logger;
     hubOptions?: EventHubOptions;
@@ -105,7 +110,11 @@ export async function buildTestApp(
   const images = new ImageLibrary(imagesDir, 0); // tests add and remove images between requests
   const tokens = new BootTokens(keyEncryptionKey);
   const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations), options.hubOptions);
+  const publicUrl = options.publicUrl ?? 'http://127.0.0.1:8080';
+  const imageJobs = new ImageJobs({ imagesDir, downloadIdleTimeoutMs: 300, prepare: prepareImage, answerUrl: () => `${publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
   const app = await buildApp({
+    imageJobs,
+    setup: options.setup ?? (async () => []),
     hosts,
     operations,
     serverTypes,
@@ -136,6 +145,7 @@ export async function buildTestApp(
     keys,
     pxeAllowList,
     images,
+    imageJobs,
     tokens,
     hub,
     client,
@@ -143,6 +153,7 @@ export async function buildTestApp(
     taskQueue,
     timeouts,
     async close() {
+      await imageJobs.close();
       // Leave no rebuild of this test running in the shared namespace.
       for (const host of hosts.list()) {
         try {

@@ -25,7 +25,7 @@ export function renderGridPage(o: { tiles: TileModel[]; serverTypes: ServerType[
 <section class="grid" id="grid" aria-live="polite">
 ${shown.map(renderTile)}
 </section>
-<p class="empty" id="empty" ${o.tiles.length > 0 ? 'hidden' : ''}>No hosts yet. Register the first one below: its hostname, the MAC address of the NIC it PXE boots from, and its server type (from <code>server-types.yaml</code>).</p>
+<p class="empty" id="empty" ${o.tiles.length > 0 ? 'hidden' : ''}>No hosts yet. Register the first one below: its hostname, the MAC address of the NIC it PXE boots from, and its server type (from <code>server-types.yaml</code>). <a href="/setup">Setup</a> shows what a first rebuild needs.</p>
 
 <section class="register">
   <h2>Register a host</h2>

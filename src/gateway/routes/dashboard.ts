@@ -12,6 +12,12 @@ import { isHostState } from '../../domain/host-state-machine';
 import type { HostStore } from '../../store/host-store';
 import { readCookie, sessionCookie, type DashboardSessions } from '../auth/dashboard-sessions';
 import type { OperationStore } from '../../store/operation-store';
+import type { ImageLibrary } from '../../images/image-library';
+import { rebuildsUsingImage } from '../../images/image-usage';
+import type { ImageJob, ImageJobs } from '../../images/preparation-jobs';
+import { renderImagesPage, renderJob } from '../../dashboard/views/images-page';
+import { renderSetupList, renderSetupPage } from '../../dashboard/views/setup-page';
+import type { SetupItem } from '../../config/setup-checks';
 
 export interface DashboardDeps {
   sessions: DashboardSessions;
@@ -19,6 +25,9 @@ export interface DashboardDeps {
   operations: OperationStore;
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
   hub: EventHub;
+  images: ImageLibrary;
+  imageJobs: ImageJobs;
+  setup: () => Promise<SetupItem[]>;
   temporalUi: { uiUrl: string; namespace: string };
 }
 
@@ -32,7 +41,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   const loggedIn = (request: FastifyRequest) => !deps.sessions.enabled || deps.sessions.verify(session(request));
   const requireLogin = async (request: FastifyRequest, reply: FastifyReply) => {
     if (loggedIn(request)) return;
-    if (request.url.startsWith('/events')) return reply.status(401).send({ error: { code: 'unauthorized', message: 'log in at /login first' } });
+    if (request.url.startsWith('/events') || request.url.startsWith('/images/events')) return reply.status(401).send({ error: { code: 'unauthorized', message: 'log in at /login first' } });
     return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
   };
 
@@ -40,6 +49,9 @@ export function dashboardRoutes(deps: DashboardDeps) {
     app.get<{ Querystring: { state?: string; q?: string } }>('/', { schema: { hide: true }, onRequest: requireLogin }, gridPage);
     app.get<{ Params: { id: string }; Querystring: { fragment?: string } }>('/hosts/:id', { schema: { hide: true }, onRequest: requireLogin }, hostPage);
     app.get('/events', { schema: { hide: true }, onRequest: requireLogin }, events);
+    app.get('/images', { schema: { hide: true }, onRequest: requireLogin }, imagesPage);
+    app.get<{ Querystring: { fragment?: string } }>('/setup', { schema: { hide: true }, onRequest: requireLogin }, setupPage);
+    app.get('/images/events', { schema: { hide: true }, onRequest: requireLogin }, imageEvents);
     app.get<{ Querystring: { next?: string } }>('/login', { schema: { hide: true } }, loginPage);
     await app.register(async (forms) => {
       forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) =>
@@ -106,6 +118,39 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const model = hostDetailModel(host, deps.serverTypes.get(host.serverType), deps.operations, deps.temporalUi, new Date());
     if (request.query.fragment) return reply.type(htmlType).send(renderHostDetail(model).value);
     return reply.type(htmlType).send(renderHostPage(model, csrfToken(request)));
+  }
+
+  async function setupPage(request: FastifyRequest<{ Querystring: { fragment?: string } }>, reply: FastifyReply) {
+    const items = await deps.setup();
+    if (request.query.fragment) return reply.type(htmlType).send(renderSetupList(items).value);
+    return reply.type(htmlType).send(renderSetupPage(items, csrfToken(request)));
+  }
+
+  async function imagesPage(request: FastifyRequest, reply: FastifyReply) {
+    return reply.type(htmlType).send(
+      renderImagesPage({ images: deps.images.list(), jobs: deps.imageJobs.list(), inUse: (name) => rebuildsUsingImage(deps, name), directory: deps.images.dir, csrfToken: csrfToken(request) }),
+    );
+  }
+
+  /** The Images page's stream: every preparation's change (progress at most four times a second) as its rendered row. */
+  async function imageEvents(request: FastifyRequest, reply: FastifyReply) {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    if (res.destroyed || request.raw.destroyed) return;
+    const send = (job: ImageJob) => {
+      if (res.writableLength > 1024 * 1024) return res.destroy();
+      res.write(`event: job\ndata: ${JSON.stringify({ name: job.name, state: job.state, bytes_done: job.bytesDone, bytes_total: job.bytesTotal, row: renderJob(job).value })}\n\n`);
+    };
+    res.write('retry: 2000\n\n');
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const unsubscribe = deps.imageJobs.onChange(send);
+    const stop = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    request.raw.on('close', stop);
+    res.on('close', stop);
   }
 
   async function events(request: FastifyRequest, reply: FastifyReply) {

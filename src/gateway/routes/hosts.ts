@@ -87,7 +87,7 @@ export function hostRoutes(deps: HostRoutesDeps) {
     }
     const missing = deps.rebuildBlockers();
     if (missing.length > 0) {
-      throw new HttpError(409, 'not_configured', `a rebuild needs these settings, which are empty: ${missing.join(', ')} (set them in provisioning.yaml and restart)`);
+      throw new HttpError(409, 'not_configured', `a rebuild needs what is missing here: ${missing.join(', ')} (the Setup page, /setup, says how to set each)`);
     }
     try {
       const { workflowId, runId } = await deps.rebuilds.start(host);

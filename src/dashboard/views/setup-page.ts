@@ -1,0 +1,29 @@
+import type { SetupItem } from '../../config/setup-checks';
+import { html, type Html } from '../html';
+import { layout } from './layout';
+
+/** The checklist: refreshed in place every few seconds by the page's script (`?fragment=1`). */
+export function renderSetupList(items: readonly SetupItem[]): Html {
+  const ready = items.every((i) => !i.required || i.ok);
+  return html`<div id="setup-list" data-ready="${ready ? 'yes' : 'no'}">
+<p class="setup-summary ${ready ? 'ok' : 'missing'}" role="status">${ready ? 'Everything a rebuild needs is in place.' : `${items.filter((i) => i.required && !i.ok).length} of the required items are missing.`}</p>
+<ul class="setup">
+${items.map(
+  (i) => html`<li class="setup-item ${i.ok ? 'ok' : i.required ? 'missing' : 'optional'}" data-item="${i.id}">
+  <span class="mark" aria-hidden="true">${i.ok ? '✓' : i.required ? '✗' : '–'}</span>
+  <div><strong>${i.title}</strong>${i.required ? '' : html` <span class="muted">(optional)</span>`}
+  <p>${i.detail}</p>
+  ${i.ok ? '' : html`<p class="how">${i.key ? html`Set <code>${i.key}</code>` : 'Set it'}${i.example ? html`, for example <code>${i.example}</code>` : ''}, in ${i.id === 'boot_image' ? html`<a href="/images">the Images page</a> (or POST /api/images, or <code>make image ISO=…</code>)` : i.where}${i.key ? ', then restart the service' : ''}.</p>`}
+  </div>
+</li>`,
+)}
+</ul></div>`;
+}
+
+/** The Setup page at /setup. */
+export function renderSetupPage(items: readonly SetupItem[], csrfToken?: string): string {
+  const body = html`<h1>Setup</h1>
+<p>What the first rebuild needs. This list checks again every few seconds.</p>
+${renderSetupList(items)}`;
+  return layout({ title: 'Setup', body, bodyAttrs: html`data-page="setup"`, csrfToken });
+}

@@ -1,0 +1,187 @@
+// The images API: preparing from a URL or an upload (jobs), refusals, deletion. Real: Fastify, SQLite, an HTTP
+// server on loopback serving the ISO (or failing to), the files on disk.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Resources } from '../helpers/release';
+import { buildSyntheticIso } from '../helpers/synthetic-iso';
+import { tempDir } from '../helpers/temp-dir';
+import { buildTestApp, type TestApp } from '../helpers/test-app';
+
+const resources = new Resources();
+afterEach(() => resources.releaseAll());
+
+let t: TestApp;
+async function setup(): Promise<void> {
+  t = resources.add(await buildTestApp(), (a) => a.close());
+}
+
+/** A loopback HTTP server answering each path as `routes` says. */
+async function isoServer(routes: Record<string, (res: ServerResponse) => void>): Promise<string> {
+  const server: Server = createServer((req, res) => (routes[req.url ?? ''] ?? ((r) => r.writeHead(404).end('no such file')))(res));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  resources.add(server, (s) => new Promise<void>((r) => s.close(() => r())));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+function fakeImage(name: string): void {
+  mkdirSync(join(t.images.dir, name));
+  for (const f of ['vmlinuz', 'initrd.img', 'proxmox-ve_9.1-auto-from-http.iso']) writeFileSync(join(t.images.dir, name, f), f);
+}
+
+const post = (payload: unknown) => t.app.inject({ method: 'POST', url: '/api/images', payload: payload as Record<string, unknown> });
+
+describe('POST /api/images', () => {
+  it('refuses bad input with 400 naming the field, and an existing name with 409', async () => {
+    await setup();
+    fakeImage('pve-9.1-1');
+    const cases: Array<[unknown, string, string]> = [
+      [{}, 'url', 'url is required: where to download the stock Proxmox VE ISO'],
+      [{ url: 'not a url' }, 'url', 'not a URL: "not a url"'],
+      [{ url: 'ftp://example.org/a.iso' }, 'url', 'url must be http:// or https://'],
+      [{ url: 'http://127.0.0.1/download' }, 'name', 'no image name can be taken from "download"; give one as name'],
+      [{ url: 'http://127.0.0.1/a.iso', name: '../etc' }, 'name', 'name: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 64'],
+      [{ url: 'http://127.0.0.1/a.iso', sha256: 'abc' }, 'sha256', 'sha256: 64 hexadecimal digits (a line of Proxmox’s SHA256SUMS)'],
+      [{ url: 'http://127.0.0.1/a.iso', extra: 1 }, 'extra', 'unknown field extra; expected url, sha256, name'],
+    ];
+    for (const [payload, field, message] of cases) {
+      const res = await post(payload);
+      expect({ status: res.statusCode, body: res.json() }).toEqual({ status: 400, body: { error: { code: 'invalid_request', message, field } } });
+    }
+    const taken = await post({ url: 'http://127.0.0.1/proxmox-ve_9.1-1.iso' });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json().error).toEqual({ code: 'image_exists', message: 'image pve-9.1-1 exists already; delete it first or pick another name', field: 'name' });
+    expect(readdirSync(t.images.dir)).toEqual(['pve-9.1-1']);
+  });
+
+  it('fails the job with download_failed when the server answers 404, leaving nothing behind', async () => {
+    await setup();
+    const base = await isoServer({});
+    const res = await post({ url: `${base}/proxmox-ve_9.1-1.iso` });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ job: { name: 'pve-9.1-1', state: 'downloading', source: `${base}/proxmox-ve_9.1-1.iso` }, status_url: '/api/images/pve-9.1-1' });
+    const job = await t.imageJobs.settled(res.json().job.id);
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'download_failed', message: `${base}/proxmox-ve_9.1-1.iso answered 404 Not Found` } });
+    const shown = await t.app.inject({ method: 'GET', url: '/api/images/pve-9.1-1' });
+    expect(shown.json()).toMatchObject({ image: null, job: { state: 'failed', error: { code: 'download_failed' } } });
+    expect(readdirSync(join(t.images.dir, '.downloads'))).toEqual([]);
+  });
+
+  it('fails with checksum_mismatch when the download is not the ISO the SHA-256 names', async () => {
+    await setup();
+    const bytes = Buffer.from('not the ISO you were looking for');
+    const base = await isoServer({ '/proxmox-ve_9.1-1.iso': (r) => r.writeHead(200, { 'content-length': bytes.length }).end(bytes) });
+    const expected = 'a'.repeat(64);
+    const res = await post({ url: `${base}/proxmox-ve_9.1-1.iso`, sha256: expected.toUpperCase() });
+    const job = await t.imageJobs.settled(res.json().job.id);
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    expect(job).toMatchObject({
+      state: 'failed',
+      bytesDone: bytes.length,
+      bytesTotal: bytes.length,
+      sha256: actual,
+      error: { code: 'checksum_mismatch', message: `the ISO's SHA-256 is ${actual}, not the ${expected} given: a damaged or different download` },
+    });
+    expect(readdirSync(join(t.images.dir, '.downloads'))).toEqual([]);
+  });
+
+  it('fails with download_timeout when the server stops sending, and with download_failed when the body is cut short', async () => {
+    await setup();
+    const base = await isoServer({
+      '/stalls.iso': (r) => r.writeHead(200, { 'content-length': 1000 }).write(Buffer.alloc(100)), // then nothing
+      '/short.iso': (r) => {
+        r.writeHead(200, { 'content-length': 1000 }).write(Buffer.alloc(100));
+        setImmediate(() => r.destroy());
+      },
+    });
+    const [stalls, short] = await Promise.all([post({ url: `${base}/stalls.iso`, name: 'stalls' }), post({ url: `${base}/short.iso`, name: 'short' })]);
+    // The stalled download would wait a minute: the test's jobs give up after 300 ms of silence.
+    expect(stalls.statusCode).toBe(202);
+    const [a, b] = await Promise.all([t.imageJobs.settled(stalls.json().job.id), t.imageJobs.settled(short.json().job.id)]);
+    expect(a?.error).toEqual({ code: 'download_timeout', message: `127.0.0.1:${new URL(base).port} sent nothing for 0.3 s; the download was given up` });
+    expect(b?.error?.code).toBe('download_failed');
+    expect(b?.error?.message).toMatch(/^the ISO could not be received after 100 bytes/);
+    expect(readdirSync(join(t.images.dir, '.downloads'))).toEqual([]);
+  });
+
+  it('fails with disk_full when the images folder runs out of space, removing the partial download', async () => {
+    await setup();
+    // A 256 KiB tmpfs over the images folder: a real ENOSPC (root only, as the suite runs in CI).
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', t.images.dir]);
+    resources.add(t.images.dir, async (dir) => void execFileSync('umount', [dir]));
+    const big = Buffer.alloc(1024 * 1024, 7);
+    const base = await isoServer({ '/proxmox-ve_9.1-1.iso': (r) => r.writeHead(200, { 'content-length': big.length }).end(big) });
+    const job = await t.imageJobs.settled((await post({ url: `${base}/proxmox-ve_9.1-1.iso` })).json().job.id);
+    expect(job?.error?.code).toBe('disk_full');
+    expect(job?.error?.message).toMatch(new RegExp(`^no space left in ${t.images.dir} for the ISO \\(\\d+ bytes written\\)$`));
+    expect(readdirSync(join(t.images.dir, '.downloads'))).toEqual([]);
+  });
+
+  it('refuses a second preparation of the same name while one runs', async () => {
+    await setup();
+    const base = await isoServer({ '/proxmox-ve_9.1-1.iso': (r) => r.writeHead(200, { 'content-length': 10 }).write('12345') });
+    const first = await post({ url: `${base}/proxmox-ve_9.1-1.iso` });
+    expect(first.statusCode).toBe(202);
+    const second = await post({ url: `${base}/proxmox-ve_9.1-1.iso` });
+    expect(second.statusCode).toBe(409);
+    expect(second.json().error).toEqual({ code: 'already_preparing', message: 'image pve-9.1-1 is being prepared already; wait for it or pick another name', field: 'name' });
+  });
+});
+
+describe('preparing for real', () => {
+  it('downloads a stock ISO, prepares it, and lists the image; an upload of the same ISO under another name too', async () => {
+    await setup();
+    const work = resources.add(tempDir(), async (d) => d.remove());
+    const iso = buildSyntheticIso(work.path);
+    const bytes = readFileSync(iso.path);
+    const base = await isoServer({ '/proxmox-ve_9.1-1.iso': (r) => r.writeHead(200, { 'content-length': bytes.length }).end(bytes) });
+    const started = await post({ url: `${base}/proxmox-ve_9.1-1.iso`, sha256: iso.sha256 });
+    expect(started.statusCode).toBe(202);
+    const job = await t.imageJobs.settled(started.json().job.id);
+    expect(job).toMatchObject({ name: 'pve-9.1-1', state: 'ready', sha256: iso.sha256, error: null });
+    const shown = (await t.app.inject({ method: 'GET', url: '/api/images/pve-9.1-1' })).json();
+    expect(shown.image).toMatchObject({ name: 'pve-9.1-1', kernel_url: 'http://127.0.0.1:8080/images/pve-9.1-1/vmlinuz' });
+    expect(readFileSync(join(t.images.dir, 'pve-9.1-1', 'vmlinuz'))).toEqual(readFileSync(iso.kernel));
+    expect(readdirSync(join(t.images.dir, '.downloads'))).toEqual([]); // the source ISO is not kept
+
+    const upload = await t.app.inject({ method: 'POST', url: '/api/images?name=uploaded&filename=proxmox-ve_9.1-1.iso', headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
+    expect(upload.statusCode).toBe(202);
+    expect((await t.imageJobs.settled(upload.json().job.id))?.state).toBe('ready');
+    const listed = (await t.app.inject({ method: 'GET', url: '/api/images' })).json();
+    expect(listed.images.map((i: { name: string }) => i.name)).toEqual(['pve-9.1-1', 'uploaded']);
+  }, 60_000);
+
+  it('fails a non-Proxmox ISO with the preparer\u2019s own code and leaves no image', async () => {
+    await setup();
+    const work = resources.add(tempDir(), async (d) => d.remove());
+    const iso = buildSyntheticIso(work.path, { proxmox: false, file: 'debian.iso' });
+    const upload = await t.app.inject({ method: 'POST', url: '/api/images?name=debian', headers: { 'content-type': 'application/octet-stream' }, payload: readFileSync(iso.path) });
+    const job = await t.imageJobs.settled(upload.json().job.id);
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'not_proxmox' } });
+    expect(readdirSync(t.images.dir).filter((f) => !f.startsWith('.'))).toEqual([]);
+  }, 60_000);
+});
+
+describe('DELETE /api/images/{name}', () => {
+  it('deletes an image no rebuild uses, refuses one a running rebuild boots, and answers 404 for none', async () => {
+    await setup();
+    fakeImage('pve-8.4-1');
+    fakeImage('pve-9.1-1');
+    const id: number = (await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-03', mac: 'aa:bb:cc:dd:ee:03', server_type: 'minisforum-ms-01' } })).json().id;
+    t.hosts.transition(id, 'pxe_ready'); // the server type pins no image: it boots the newest, pve-9.1-1
+
+    const inUse = await t.app.inject({ method: 'DELETE', url: '/api/images/pve-9.1-1' });
+    expect(inUse.statusCode).toBe(409);
+    expect(inUse.json().error).toEqual({ code: 'image_in_use', message: 'image pve-9.1-1 is booted by the running rebuild of pve-ms-03; delete it once that rebuild ends' });
+    expect(existsSync(join(t.images.dir, 'pve-9.1-1', 'vmlinuz'))).toBe(true);
+
+    expect((await t.app.inject({ method: 'DELETE', url: '/api/images/pve-8.4-1' })).statusCode).toBe(204);
+    expect(readdirSync(t.images.dir)).toEqual(['pve-9.1-1']);
+    const missing = await t.app.inject({ method: 'DELETE', url: '/api/images/pve-8.4-1' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('image_not_found');
+  });
+});
