@@ -2,7 +2,7 @@
 # Both install what is missing first (node modules, the Temporal CLI).
 CONFIG ?= provisioning.yaml
 
-.PHONY: run backup test setup build typecheck lint docker clean
+.PHONY: run backup image test setup build typecheck lint docker clean
 
 run: build
 	node dist/src/main.js --config $(CONFIG)
@@ -16,6 +16,17 @@ endif
 endif
 backup: build
 	node dist/src/main.js backup '$(FILE)' --config '$(CONFIG)'
+
+# make image ISO=downloads/proxmox-ve_9.1-1.iso [NAME=pve-lab]: a boot image under images.dir from a stock Proxmox VE ISO,
+# with the answer URL <server.public_url>/api/boot/answer (xorriso and zstd: scripts/setup.sh installs them as root).
+# Checked before building, so a missing ISO fails at once.
+ifneq ($(filter image,$(MAKECMDGOALS)),)
+ifeq ($(strip $(ISO)),)
+$(error make image needs ISO, the stock Proxmox VE ISO: make image ISO=downloads/proxmox-ve_9.1-1.iso [NAME=pve-9.1-1])
+endif
+endif
+image: build
+	node dist/src/main.js images prepare '$(ISO)' $(if $(strip $(NAME)),--name '$(NAME)') --config '$(CONFIG)'
 
 test: build
 	@scripts/setup.sh --test

@@ -1,11 +1,13 @@
 // Composition root: command line → config → storage → Temporal (embedded dev server or existing) → worker role →
 // gateway role (or a health-only server) → banner. Each step returns its own close; Shutdown closes them newest first
-// on SIGINT/SIGTERM, a failed start, or a worker that stopped on its own. `backup <file>` copies the database instead.
-import { parseCommandLine, usageLine, UsageError, type BackupCommand, type CommandLine, type ServiceCommand } from './cli-args';
+// on SIGINT/SIGTERM, a failed start, or a worker that stopped on its own. `backup <file>` copies the database instead;
+// `images prepare <iso-file>` prepares a boot image.
+import { helpText, parseCommandLine, UsageError, type BackupCommand, type CommandLine, type ImagesPrepareCommand, type ServiceCommand } from './cli-args';
 import { ConfigError } from './config/reader';
 import type { ReadinessCheck } from './gateway/routes/health';
 import { createLogger, type Logger } from './logging';
 import { runBackupCommand } from './service/backup';
+import { runImagesCommand } from './service/images-command';
 import { printBanner } from './service/banner';
 import { loadConfigFiles } from './service/config-files';
 import { startGatewayRole, startHealthServer } from './service/gateway-role';
@@ -17,6 +19,10 @@ async function main(): Promise<void> {
   const args = commandLineOrExit(process.argv.slice(2));
   if (args.command === 'backup') {
     process.exitCode = await runBackupCommand(args, process.env);
+    return;
+  }
+  if (args.command === 'images-prepare') {
+    process.exitCode = await runImagesCommand(args, process.env);
     return;
   }
   const { config, notes } = orExitOnConfigError(() => loadConfigFiles(args.config, process.env));
@@ -62,17 +68,17 @@ function exitWhenStoppedOnItsOwn(done: Promise<void>, shutdown: Shutdown, log: L
   done.then(() => stopped(), (err: unknown) => stopped(err ?? 'failed'));
 }
 
-function commandLineOrExit(argv: string[]): ServiceCommand | BackupCommand {
+function commandLineOrExit(argv: string[]): ServiceCommand | BackupCommand | ImagesPrepareCommand {
   let args: CommandLine;
   try {
     args = parseCommandLine(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`provisioning: ${err.message}\n${usageLine}\n`);
+    process.stderr.write(`provisioning: ${err.message}\n${err.usage}\n`);
     process.exit(2);
   }
   if (args.command === 'help') {
-    process.stdout.write(`${usageLine}\n`);
+    process.stdout.write(`${helpText}\n`);
     process.exit(0);
   }
   return args;
