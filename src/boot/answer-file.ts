@@ -1,5 +1,7 @@
 // The Proxmox answer file (TOML) for one rebuild, built to the installer's schema (proxmox.md §1): kebab-case keys
 // (PVE 8.4+), every required key, `source` always set, lower-case RAID.
+// Installers refuse an answer with any key they do not know (deny_unknown_fields, proxmox.md §1): a key newer than
+// PVE 8.4 goes in only when the installer is known to read it.
 import { stringify } from 'smol-toml';
 import type { Filesystem, RaidLevel } from '../domain/installer-rules';
 
@@ -15,8 +17,28 @@ export interface AnswerInput {
   filesystem: Filesystem; // zfs
   raid: RaidLevel | null; // raid1 (zfs/btrfs only)
   disks: string[]; // ["/dev/nvme0n1"]
-  webhookUrl: string; // http://…/api/hosts/42/installed?token=…
+  webhookUrl: string; // http://…/api/hosts/42/installed?token=…, or https://…:8443/api/hosts/42/installed
   firstBootUrl: string; // http://…/api/hosts/42/first-boot-script?token=…
+  certFingerprint?: string | undefined; // AB:CD:…: SHA-256 of the HTTPS listener's certificate, pinned for the https URLs
+  webhookAuthToken?: string | undefined; // the boot token, sent back as the webhook body's "token" (installer 9.2.0+ only)
+}
+
+/** What the answer request tells about the installer that will read the answer (proxmox.md §2.2). */
+export interface InstallerHints {
+  macs: readonly string[]; // network_interfaces[].mac as sent: AA:BB:… from 9.2 on, aa:bb:… before
+  isoRelease?: string | undefined; // iso.release: 9.1
+}
+
+/**
+ * True when the installer reading the answer knows `[post-installation-webhook] auth-token` (9.2.0+, proxmox.md §1.4).
+ * An older one refuses the whole answer over the unknown key, so in doubt this is false. The evidence: an ISO release
+ * of 9.2 or later, or upper-case MACs (9.2+ serialises them through the same installer types that read auth-token;
+ * before, the raw sysfs value, lower-case; a MAC of digits only tells nothing).
+ */
+export function installerSupportsAuthToken(hints: InstallerHints): boolean {
+  const release = /^(\d+)\.(\d+)/.exec(hints.isoRelease ?? '');
+  if (release && (Number(release[1]) > 9 || (Number(release[1]) === 9 && Number(release[2]) >= 2))) return true;
+  return hints.macs.some((mac) => /[A-F]/.test(mac) && !/[a-f]/.test(mac));
 }
 
 /** The answer as a plain object (what the TOML encodes). */
@@ -27,6 +49,8 @@ export function buildAnswer(i: AnswerInput): Record<string, unknown> {
     'disk-list': i.disks.map((d) => d.replace(/^\/dev\//, '')),
   };
   if (i.filesystem === 'zfs' || i.filesystem === 'btrfs') diskSetup[i.filesystem] = { raid: i.raid ?? 'raid0' };
+  // The installer pins the leaf certificate by this fingerprint and ignores hostname and chain (proxmox.md §2.2).
+  const pinned = (url: string) => (i.certFingerprint && url.startsWith('https:') ? { 'cert-fingerprint': i.certFingerprint } : {});
   return {
     global: {
       keyboard: i.keyboard,
@@ -40,8 +64,12 @@ export function buildAnswer(i: AnswerInput): Record<string, unknown> {
     },
     network: { source: 'from-dhcp' },
     'disk-setup': diskSetup,
-    'post-installation-webhook': { url: i.webhookUrl },
-    'first-boot': { source: 'from-url', ordering: 'network-online', url: i.firstBootUrl },
+    'post-installation-webhook': {
+      url: i.webhookUrl,
+      ...pinned(i.webhookUrl),
+      ...(i.webhookAuthToken ? { 'auth-token': i.webhookAuthToken } : {}),
+    },
+    'first-boot': { source: 'from-url', ordering: 'network-online', url: i.firstBootUrl, ...pinned(i.firstBootUrl) },
   };
 }
 

@@ -17,7 +17,7 @@ import type { HostStore } from '../store/host-store';
 import type { Operation, OperationStore } from '../store/operation-store';
 import type { PxeAllowList } from '../store/pxe-allow-list';
 import type { RebuildKeyStore } from '../store/rebuild-key-store';
-import { buildAnswer, renderAnswerFile, type AnswerInput } from './answer-file';
+import { buildAnswer, installerSupportsAuthToken, renderAnswerFile, type AnswerInput } from './answer-file';
 import { validateAnswer } from './answer-validator';
 import { renderFirstBootScript } from './first-boot-script';
 import { renderInstallScript, renderLocalBootScript } from './ipxe-script';
@@ -39,6 +39,8 @@ export interface BootServiceDeps {
   tokens: BootTokenIssuer;
   rebuilds: BootEventSink;
   publicUrl: string; // http://192.168.1.100:8080
+  // The boot API over HTTPS (server.tls), when it listens: the answer's webhook and first-boot URLs use it, pinned.
+  https?: { publicUrl: string; certFingerprint: string } | null; // https://192.168.1.100:8443, AB:CD:…
   install: InstallSettings;
   rootPasswordHash: string;
   firstBootDeadlineSeconds: number;
@@ -48,6 +50,11 @@ export interface BootServiceDeps {
 export interface BootRequest {
   log: Pick<Logger, 'info' | 'warn' | 'error'>; // the request's logger
   remoteAddress: string; // 192.168.1.53
+}
+
+/** What the answer request says about the installer beyond its MACs (proxmox.md §2.2). */
+export interface InstallerInfo {
+  isoRelease?: string | undefined; // iso.release of the system-info body: 9.2
 }
 
 /** The iPXE script a MAC gets; `reason` says why it is the local disk. */
@@ -136,8 +143,8 @@ export class BootService {
     return { kind: 'local-disk', script: renderLocalBootScript(), reason };
   }
 
-  /** Returns the answer file for the installer whose NICs have `rawMacs`, or why it gets none. */
-  async answer(rawMacs: readonly string[], req: BootRequest): Promise<AnswerReply> {
+  /** Returns the answer file for the installer whose NICs have `rawMacs` (as sent), or why it gets none. */
+  async answer(rawMacs: readonly string[], req: BootRequest, installer: InstallerInfo = {}): Promise<AnswerReply> {
     const macs = [...new Set(rawMacs.map((m) => tryParseMac(m)).filter((m) => m !== null))];
     const candidates = macs.map((m) => this.deps.hosts.findByMac(m)).filter((h): h is Host => h !== undefined);
     const host = candidates.find((h) => decideBoot(h, this.deps.pxeAllowList.find(h.mac)).action === 'install');
@@ -155,7 +162,13 @@ export class BootService {
       return { kind: 'refused', status: 404, text: `provisioning: cannot build an answer file for ${host.hostname}: ${why}\n` };
     }
     const token = this.deps.tokens.tokenFor(operation.runId);
-    const hostUrl = `${this.deps.publicUrl}/api/hosts/${host.id}`;
+    // Over HTTPS the installer pins our certificate for the webhook and the first-boot script (a script it installs to
+    // run as root); the phone-home in that script stays on HTTP: curl and wget there cannot pin a fingerprint.
+    const https = this.deps.https ?? null;
+    const hostUrl = `${https?.publicUrl ?? this.deps.publicUrl}/api/hosts/${host.id}`;
+    // A 9.2+ installer sends the token in the webhook's body (auth-token); older ones refuse that key, so they get
+    // it in the URL. Only over HTTPS, so an answer over plain HTTP stays as it always was.
+    const bodyToken = https !== null && installerSupportsAuthToken({ macs: rawMacs, isoRelease: installer.isoRelease });
     const { install } = this.deps;
     const input: AnswerInput = {
       fqdn: `${host.hostname}.${install.domain}`,
@@ -168,8 +181,10 @@ export class BootService {
       filesystem: serverType.filesystem,
       raid: serverType.raid,
       disks: serverType.bootDisks,
-      webhookUrl: `${hostUrl}/installed?token=${token}`,
+      webhookUrl: bodyToken ? `${hostUrl}/installed` : `${hostUrl}/installed?token=${token}`,
       firstBootUrl: `${hostUrl}/first-boot-script?token=${token}`,
+      certFingerprint: https?.certFingerprint,
+      webhookAuthToken: bodyToken ? token : undefined,
     };
     const problems = validateAnswer(buildAnswer(input));
     if (problems.length > 0) {
@@ -179,7 +194,7 @@ export class BootService {
       return { kind: 'refused', status: 500, text: `provisioning: the answer file for ${host.hostname} is invalid: ${problems.join('; ')}\n` };
     }
     await this.deps.rebuilds.deliver(host.id, 'answerServed', { at: this.now().toISOString(), remoteAddress: req.remoteAddress });
-    req.log.info({ hostId: host.id, mac: host.mac }, 'answer file served');
+    req.log.info({ hostId: host.id, mac: host.mac, https: https !== null, webhookToken: bodyToken ? 'auth-token' : 'query' }, 'answer file served');
     return { kind: 'answer', toml: renderAnswerFile(input) };
   }
 
