@@ -289,7 +289,7 @@ function readTls(tls: Reader, path: (p: string) => string, httpListen: string): 
   const listen = parseListen(listenText)!;
   const http = parseListen(httpListen);
   const anyHost = (h: string) => h === '0.0.0.0' || h === '::';
-  if (http && listen.port === http.port && (listen.host === http.host || anyHost(listen.host) || anyHost(http.host))) {
+  if (http && listen.port !== 0 && listen.port === http.port && (listen.host === http.host || anyHost(listen.host) || anyHost(http.host))) {
     tls.problem('listen', `must use another port than server.listen (${httpListen})`);
   }
   return { listen, publicUrl, certFile: certFile === '' ? null : path(certFile), keyFile: keyFile === '' ? null : path(keyFile) };
