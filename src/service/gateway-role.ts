@@ -19,6 +19,7 @@ import { FeedStore } from '../store/feed-store';
 import { RebuildClient } from '../temporal/rebuild-client';
 import { RebuildJanitor } from '../temporal/rebuild-janitor';
 import { startPxe } from './pxe';
+import { loadOrCreateTls, startHttpsListener, type HttpsListener } from './tls';
 import type { Storage } from './storage';
 import type { TemporalConnection } from './temporal';
 
@@ -27,6 +28,7 @@ const janitorIntervalMs = 60_000;
 
 export interface RunningHttp {
   app: FastifyInstance;
+  https?: HttpsListener | null; // the boot API over HTTPS (server.tls), listening already; it closes with the app
   close(): Promise<void>;
 }
 
@@ -68,7 +70,10 @@ export async function startGatewayRole(o: {
     const serverTypes = watchServerTypes(config.serverTypesFile, log);
     closers.push(() => serverTypes.close());
     const { hosts, operations, keys, pxeAllowList, images } = storage;
-    const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, answerUrl: () => `${config.server.publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
+    // Before the app: the answer's URLs and prepared images carry the HTTPS certificate's fingerprint.
+    const tls = config.server.tls ? await loadOrCreateTls(config, log.child({ component: 'tls' })) : null;
+    const https = config.server.tls && tls ? { publicUrl: config.server.tls.publicUrl, certFingerprint: tls.fingerprint } : null;
+    const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
     closers.push(() => imageJobs.close());
     const app = await buildApp({
       imageJobs,
@@ -86,6 +91,7 @@ export async function startGatewayRole(o: {
       readiness: o.readiness,
       tokens: new BootTokens(storage.secret),
       publicUrl: config.server.publicUrl,
+      https,
       install: config.install,
       rootPasswordHash: config.credentials.rootPasswordHash,
       firstBootDeadlineSeconds,
@@ -94,8 +100,9 @@ export async function startGatewayRole(o: {
       temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
     });
     closers.push(() => app.close());
+    const httpsListener = config.server.tls && tls ? await startHttpsListener(app, config.server.tls, tls, log.child({ component: 'https' })) : null;
     if (!config.server.apiToken) log.warn('server.api_token is empty: the operator API is open to anyone who can reach it');
-    return { app, close };
+    return { app, https: httpsListener, close };
   } catch (err) {
     await close();
     throw err;
