@@ -1,4 +1,4 @@
-import { isActive, type HostState } from '../src/domain/host-state-machine';
+import { hostStates, isActive, isHostState, type HostState } from '../src/domain/host-state-machine';
 import type { RebuildFailureReason } from '../src/domain/rebuild';
 import { rebuildRun } from './rebuild-run';
 import type { HostStore } from '../src/store/host-store';
@@ -26,7 +26,17 @@ export function beginRebuild(deps: { operations: OperationStore }) {
   };
 }
 
-/** Returns the activity that moves the host to `state` and records it; repeating the same state is a no-op. */
+/** True when an operation at `stage` has already reached `state` or gone past it, in rebuild order. */
+function reached(stage: string | null, state: HostState): boolean {
+  if (stage === null || !isHostState(stage) || stage === 'failed') return false;
+  return hostStates.indexOf(stage) >= hostStates.indexOf(state);
+}
+
+/**
+ * Returns the activity that moves the host to `state` and records it. It runs at least once: a worker killed before
+ * the workflow task that ran it completed runs it again on replay, possibly after later states were recorded. So a
+ * state this rebuild has already reached or passed, or a rebuild already finished, is a no-op.
+ */
 export function recordHostState(deps: { hosts: HostStore; operations: OperationStore }) {
   return async function recordHostState(input: {
     hostId: number;
@@ -35,8 +45,8 @@ export function recordHostState(deps: { hosts: HostStore; operations: OperationS
     details?: Record<string, unknown>;
   }): Promise<void> {
     const operation = currentOperation(deps, input.hostId);
-    if (operation.stage === input.state && deps.hosts.get(input.hostId).state === input.state) return; // retried
-    deps.hosts.transition(input.hostId, input.state);
+    if (operation.status !== 'running' || reached(operation.stage, input.state)) return; // run again on replay
+    if (deps.hosts.get(input.hostId).state !== input.state) deps.hosts.transition(input.hostId, input.state);
     deps.operations.setStage(operation.id, input.state);
     deps.operations.append({
       hostId: input.hostId,
