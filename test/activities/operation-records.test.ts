@@ -62,7 +62,7 @@ describe('recordHostState', () => {
   it('does not move the host once the rebuild has finished', async () => {
     await record('pxe_ready');
     await record('pxe_booted');
-    await env.run(finishRebuild({ hosts, operations }), { hostId, outcome: 'failed', stage: 'pxe_booted', reason: 'cancelled', message: 'cancelled' });
+    await env.run(finishRebuild({ hosts, operations }), { hostId, outcome: 'failed' as const, stage: 'pxe_booted' as const, reason: 'cancelled' as const, message: 'cancelled' });
     await record('pxe_booted');
     await record('installing');
     expect(hosts.get(hostId).state).toBe('failed');
