@@ -12,6 +12,8 @@ import { tryParseMac } from '../domain/mac-address';
 import type { BootEventSink, InstalledReport } from '../domain/rebuild';
 import { rebuildKeyId, rebuildWorkflowId } from '../domain/rebuild-ids';
 import type { ImageLibrary } from '../images/image-library';
+import { imageTokenMatches } from '../images/image-token';
+import { installerServedEvent, servedImage } from '../images/image-usage';
 import type { Logger } from '../logging';
 import type { HostStore } from '../store/host-store';
 import type { Operation, OperationStore } from '../store/operation-store';
@@ -55,13 +57,14 @@ export interface BootRequest {
 /** What the answer request says about the installer beyond its MACs (proxmox.md §2.2). */
 export interface InstallerInfo {
   isoRelease?: string | undefined; // iso.release of the system-info body: 9.2
+  bearerToken?: string | null | undefined; // of its Authorization: Bearer header: the image's token (9.2+ ISOs)
 }
 
 /** The iPXE script a MAC gets; `reason` says why it is the local disk. */
 export type PxeScript = { kind: 'install'; script: string } | { kind: 'local-disk'; script: string; reason: string };
 
-/** The answer file, or why there is none (404: no rebuild can use one; 500: ours would be broken). */
-export type AnswerReply = { kind: 'answer'; toml: string } | { kind: 'refused'; status: 404 | 500; text: string };
+/** The answer file, or why there is none (404: no rebuild can use one; 403: not the image's token; 500: ours would be broken). */
+export type AnswerReply = { kind: 'answer'; toml: string } | { kind: 'refused'; status: 403 | 404 | 500; text: string };
 
 /** The boot token does not belong to the host's running rebuild (or is missing). */
 export interface TokenRefused {
@@ -119,6 +122,11 @@ export class BootService {
       isoUrl: `${base}/${encodeURIComponent(image.iso)}`,
     });
     req.log.info({ hostId: rebuilding.id, mac: rebuilding.mac, image: image.name }, 'serving the installer to a rebuilding host');
+    // The answer endpoint asks this host for the token of the image it was served; a later boot may get another.
+    const operation = this.deps.operations.running(rebuilding.id);
+    if (operation && servedImage(this.deps.operations, operation.id) !== image.name) {
+      this.deps.operations.append({ hostId: rebuilding.id, operationId: operation.id, kind: installerServedEvent, message: `served the installer of image ${image.name}`, details: { image: image.name } });
+    }
     // Firmware retries and repeated boots send the same event again; once the rebuild has recorded it, skip it.
     try {
       if (rebuilding.state === 'pxe_ready') await this.deps.rebuilds.deliver(rebuilding.id, 'pxeBooted', { at: this.now().toISOString(), remoteAddress: req.remoteAddress });
@@ -128,6 +136,23 @@ export class BootService {
       return { kind: 'local-disk', script: renderLocalBootScript(), reason: `could not deliver pxeBooted: ${(err as Error).message}` };
     }
     return { kind: 'install', script };
+  }
+
+  /**
+   * Why the answer request of `host` is refused for its image's token, or null: a prepared 9.2+ image carries a token
+   * the installer sends as a Bearer header, and the host must send the one of the image it was served. A host served
+   * before that was recorded is held to the image it would be served now.
+   */
+  private imageTokenRefusal(host: Host, operationId: number, bearer: string | null): string | null {
+    const recorded = servedImage(this.deps.operations, operationId);
+    const name = recorded ?? this.deps.serverTypes.get(host.serverType)?.image ?? null;
+    const image = this.deps.images.choose(name);
+    if (!image) return recorded ? `image ${recorded}, which it was served, is gone` : 'no boot image to check its token against';
+    const sha256 = image.metadata?.tokenSha256 ?? null;
+    if (sha256 === null) return null; // made by hand, or older than 9.2: the installer sends no token
+    if (bearer === null) return `image ${image.name} carries an answer token, but the request sent no Authorization: Bearer header`;
+    if (!imageTokenMatches(sha256, bearer)) return `the Bearer token is not the one of image ${image.name}`;
+    return null;
   }
 
   private bootLocal(req: BootRequest, mac: string, host: Host | undefined, reason: string): PxeScript {
@@ -160,6 +185,13 @@ export class BootService {
       const why = !operation ? 'its rebuild has no operation record' : !key ? 'its rebuild key is missing' : `server type ${host.serverType} is no longer defined`;
       req.log.error({ hostId: host.id, why }, 'cannot build an answer file');
       return { kind: 'refused', status: 404, text: `provisioning: cannot build an answer file for ${host.hostname}: ${why}\n` };
+    }
+    const imageRefusal = this.imageTokenRefusal(host, operation.id, installer.bearerToken ?? null);
+    if (imageRefusal) {
+      // The installer prints the whole body on the console: it says no more than "refused"; the host's history says why.
+      this.deps.operations.append({ hostId: host.id, operationId: operation.id, kind: 'answer_refused', message: `answer request for ${host.hostname} refused: ${imageRefusal}` });
+      req.log.warn({ hostId: host.id, why: imageRefusal }, 'answer file refused');
+      return { kind: 'refused', status: 403, text: 'refused\n' };
     }
     const token = this.deps.tokens.tokenFor(operation.runId);
     // Over HTTPS the installer pins our certificate for the webhook and the first-boot script (a script it installs to

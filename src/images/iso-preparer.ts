@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { stringify } from 'smol-toml';
 import { DomainError } from '../domain/errors';
 import { imageMetadataFile, imageMetadataJson, isImageName, type ImageMetadata } from './image-library';
+import { imageTokenSha256 } from './image-token';
 import { catArgs, compareReleases, extractArgs, inspectArgs, parseCdInfo, parseListing, rewriteArgs, type CdInfo, type IsoListing } from './xorriso';
 
 /** The steps of a preparation, in the order they start; checksum, kernel, initrd and iso overlap. */
@@ -109,10 +110,8 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
   const name = input.name ?? defaultName(cdInfo);
   const isoFile = preparedIsoName(cdInfo, name);
   const notes: string[] = [];
+  // Only a 9.2+ installer sends a token; an older one would not read it, so it is left out (and nothing checked).
   const token = input.token !== undefined && !tokenSupported(cdInfo) ? undefined : input.token;
-  if (input.token !== undefined && token === undefined) {
-    notes.push(`no token written: ${describe(cdInfo)} does not send one (Proxmox VE 9.2 or newer does); the answer URL works without it`);
-  }
   if (input.answerUrl.startsWith('https:') && input.certFingerprint === undefined) {
     notes.push('the answer URL is https without a certificate fingerprint: the installer then trusts only the system CAs, so a self-signed certificate fails');
   }
@@ -146,7 +145,7 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
       preparedAt: (options.now ?? (() => new Date()))().toISOString(),
       answerUrl: input.answerUrl,
       certFingerprint: input.certFingerprint ?? null,
-      tokenSha256: token === undefined ? null : createHash('sha256').update(token).digest('hex'),
+      tokenSha256: token === undefined ? null : imageTokenSha256(token),
       files: { kernel: kernelFile, initrd: initrdFile, iso: isoFile },
     };
     await rm(join(work, modeFile)); // it may hold the token; the ISO has its copy

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
+import { newImageToken } from './image-token';
 
 /** What a preparation reports as it goes. */
 export interface PrepareProgress {
@@ -23,6 +24,7 @@ export type PrepareImage = (o: {
   name: string;
   answerUrl: string;
   certFingerprint: string | null;
+  token: string; // the answer token written into a 9.2+ ISO
   onProgress: (p: PrepareProgress) => void;
   signal: AbortSignal;
 }) => Promise<unknown>;
@@ -211,6 +213,7 @@ export class ImageJobs {
           name,
           answerUrl: this.deps.answerUrl(),
           certFingerprint: this.deps.certFingerprint(),
+          token: newImageToken(), // written only into a 9.2+ ISO (older installers send none)
           signal: abort.signal,
           onProgress: (p) => {
             Object.assign(job, { step: p.step, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });

@@ -1,9 +1,13 @@
 // `provisioning images prepare <iso-file>`: prepares a boot image under images.dir from a stock Proxmox VE ISO, offline
-// (no service, database or Temporal needed). The answer URL written into the ISO is <server.public_url>/api/boot/answer.
+// (no service, database or Temporal needed). The answer URL written into the ISO is <server.public_url>/api/boot/answer,
+// or with server.tls <server.tls.public_url>/api/boot/answer and the certificate's fingerprint.
 import type { ImagesPrepareCommand } from '../cli-args';
 import { loadConfig, type Config } from '../config/load-config';
 import { ConfigError } from '../config/reader';
 import { ImagePreparationError, prepareImage, type PrepareProgress, type PreparedImage } from '../images/iso-preparer';
+import { newImageToken } from '../images/image-token';
+import { createLogger } from '../logging';
+import { loadOrCreateTls } from './tls';
 
 const MB = 1024 * 1024;
 
@@ -21,6 +25,19 @@ export async function runImagesCommand(args: ImagesPrepareCommand, env: NodeJS.P
     err.write(`${error.message}\nprovisioning: no image prepared: fix the configuration above\n`);
     return 2;
   }
+  // With server.tls the image fetches its answer over HTTPS, pinning the certificate the service will serve (the
+  // self-signed one is generated into <data_dir>/tls/ now if it is not there yet; the service then reuses it).
+  let answers: { url: string; certFingerprint: string | null };
+  try {
+    const tls = await loadOrCreateTls(config, createLogger('silent'));
+    answers = tls && config.server.tls
+      ? { url: `${config.server.tls.publicUrl}/api/boot/answer`, certFingerprint: args.certFingerprint ?? tls.fingerprint }
+      : { url: `${config.server.publicUrl}/api/boot/answer`, certFingerprint: args.certFingerprint };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    err.write(`${error.message}\nprovisioning: no image prepared: fix the configuration above\n`);
+    return 2;
+  }
   const cancel = new AbortController();
   const onSignal = () => cancel.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -28,10 +45,11 @@ export async function runImagesCommand(args: ImagesPrepareCommand, env: NodeJS.P
     const image = await prepareImage({
       iso: args.iso,
       imagesDir: config.images.dir,
-      answerUrl: `${config.server.publicUrl}/api/boot/answer`,
+      answerUrl: answers.url,
+      token: newImageToken(), // written only into a 9.2+ ISO
       ...(args.name === null ? {} : { name: args.name }),
       ...(args.sha256 === null ? {} : { expectedSha256: args.sha256 }),
-      ...(args.certFingerprint === null ? {} : { certFingerprint: args.certFingerprint }),
+      ...(answers.certFingerprint === null ? {} : { certFingerprint: answers.certFingerprint }),
       onProgress: progressPrinter(out),
       signal: cancel.signal,
     });
@@ -71,6 +89,7 @@ function describeImage(image: PreparedImage): string {
     `prepared ${image.name} in ${image.dir}: ${m.productLong ?? m.product} ${version}, ISO UUID ${m.isoUuid ?? 'none'}`,
     `  files: ${m.files.kernel}, ${m.files.initrd} (gzip), ${m.files.iso} (answers from ${m.answerUrl}${m.certFingerprint ? `, certificate ${m.certFingerprint}` : ''})`,
     `  source: ${m.source.file}, ${megabytes(m.source.size)} MB, SHA-256 ${m.source.sha256}`,
+    ...(m.tokenSha256 ? ['  answer token: in the ISO; the installer sends it, and the answer endpoint requires it'] : []),
     ...image.notes.map((n) => `note: ${n}`),
   ].join('\n');
 }

@@ -2,7 +2,7 @@
 // can define one the YAML loader would refuse or remove one) and `rebuilds.deliver`, the boundary to Temporal, which
 // records each delivery with what the stores held at that moment.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse } from 'smol-toml';
@@ -16,7 +16,8 @@ import type { HostState } from '../../src/domain/host-state-machine';
 import { parseMac } from '../../src/domain/mac-address';
 import { rebuildKeyId, rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { BootTokens } from '../../src/gateway/boot-tokens';
-import { ImageLibrary } from '../../src/images/image-library';
+import { ImageLibrary, imageMetadataFile, imageMetadataJson } from '../../src/images/image-library';
+import { imageTokenSha256 } from '../../src/images/image-token';
 import { createLogger } from '../../src/logging';
 import type { BootSignalArgs } from '../../src/domain/rebuild';
 import { openDatabase, type Database } from '../../src/store/database';
@@ -117,6 +118,21 @@ afterEach(() => {
 function addImage(name: string) {
   mkdirSync(join(images.dir, name));
   for (const f of ['vmlinuz', 'initrd.img', `proxmox-ve_${name}-auto-from-http.iso`]) writeFileSync(join(images.dir, name, f), f);
+}
+
+/** An image as prepareImage leaves it for a 9.2+ ISO: its image.json keeps the SHA-256 of the answer token. */
+function addTokenImage(name: string, token: string) {
+  addImage(name);
+  const iso = `proxmox-ve_${name}-auto-from-http.iso`;
+  writeFileSync(
+    join(images.dir, name, imageMetadataFile),
+    imageMetadataJson({
+      product: 'pve', productLong: 'Proxmox VE', release: '9.2', isorelease: '1', isoUuid: null,
+      source: { file: 'proxmox-ve_9.2-1.iso', size: 1, sha256: '0'.repeat(64) }, preparedAt: '2026-03-01T12:00:00.000Z',
+      answerUrl: 'http://192.168.1.100:8080/api/boot/answer', certFingerprint: null, tokenSha256: imageTokenSha256(token),
+      files: { kernel: 'vmlinuz', initrd: 'initrd.img', iso },
+    }),
+  );
 }
 
 /** A host in a running rebuild at `state`, as the workflow leaves it: operation, rebuild key, PXE allowance. */
@@ -233,6 +249,83 @@ describe('BootService.answer', () => {
     expect(result).toEqual({ kind: 'refused', status: 500, text: `provisioning: the answer file for pve-ms-03 is invalid: ${problem}\n` });
     expect(historyOf(id)).toContainEqual({ kind: 'answer_invalid', message: `answer file for pve-ms-03 failed validation: ${problem}` });
     expect(delivered).toEqual([]);
+  });
+});
+
+describe('BootService.answer and the image token', () => {
+  const tokenA = 'provisioning:secret-of-image-a';
+  const tokenB = 'provisioning:secret-of-image-b';
+  beforeEach(() => {
+    addTokenImage('pve-9.2-a', tokenA);
+    types.set(msOne.key, { ...msOne, image: 'pve-9.2-a' });
+  });
+
+  it('serves the answer to a host that sends the token of the image it was served', async () => {
+    const { id } = rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    expect((await service().pxeScript('aa:bb:cc:dd:ee:03', req)).kind).toBe('install');
+    expect(historyOf(id)).toContainEqual({ kind: 'installer_served', message: 'served the installer of image pve-9.2-a' });
+    hosts.transition(id, 'pxe_booted');
+    const result = await service().answer(['AA:BB:CC:DD:EE:03'], req, { bearerToken: tokenA });
+    expect(result.kind).toBe('answer');
+  });
+
+  it.each<[string, string | null, string]>([
+    ['no Authorization header', null, 'image pve-9.2-a carries an answer token, but the request sent no Authorization: Bearer header'],
+    ['the token of another image', tokenB, 'the Bearer token is not the one of image pve-9.2-a'],
+    ['a token that is nobody\'s', 'provisioning:guess', 'the Bearer token is not the one of image pve-9.2-a'],
+  ])('refuses with 403 "refused" and nothing more for %s; the history says why', async (_name, bearer, why) => {
+    addTokenImage('pve-9.2-b', tokenB);
+    const { id } = rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    await service().pxeScript('aa:bb:cc:dd:ee:03', req);
+    hosts.transition(id, 'pxe_booted');
+    delivered = [];
+    expect(await service().answer(['AA:BB:CC:DD:EE:03'], req, { bearerToken: bearer })).toEqual({ kind: 'refused', status: 403, text: 'refused\n' });
+    expect(historyOf(id)).toContainEqual({ kind: 'answer_refused', message: `answer request for pve-ms-03 refused: ${why}` });
+    expect(delivered).toEqual([]);
+    expect(JSON.stringify(logLines)).not.toContain('secret-of-image');
+  });
+
+  it('holds a host to the image it was served, not the one a newer boot would get', async () => {
+    const { id } = rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    await service().pxeScript('aa:bb:cc:dd:ee:03', req);
+    hosts.transition(id, 'pxe_booted');
+    addTokenImage('pve-9.2-b', tokenB);
+    types.set(msOne.key, { ...msOne, image: 'pve-9.2-b' }); // the operator re-pins the type meanwhile
+    expect((await service().answer(['aa:bb:cc:dd:ee:03'], req, { bearerToken: tokenB })).kind).toBe('refused');
+    expect((await service().answer(['aa:bb:cc:dd:ee:03'], req, { bearerToken: tokenA })).kind).toBe('answer');
+  });
+
+  it('records the image again only when a later PXE boot is served another one', async () => {
+    const { id } = rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    await service().pxeScript('aa:bb:cc:dd:ee:03', req);
+    await service().pxeScript('aa:bb:cc:dd:ee:03', req);
+    addTokenImage('pve-9.2-b', tokenB);
+    types.set(msOne.key, { ...msOne, image: 'pve-9.2-b' });
+    await service().pxeScript('aa:bb:cc:dd:ee:03', req);
+    expect(historyOf(id).filter((e) => e.kind === 'installer_served').map((e) => e.message)).toEqual([
+      'served the installer of image pve-9.2-a',
+      'served the installer of image pve-9.2-b',
+    ]);
+    hosts.transition(id, 'pxe_booted');
+    expect((await service().answer(['aa:bb:cc:dd:ee:03'], req, { bearerToken: tokenB })).kind).toBe('answer');
+  });
+
+  it('refuses when the image the host was served is gone', async () => {
+    const { id } = rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    await service().pxeScript('aa:bb:cc:dd:ee:03', req);
+    hosts.transition(id, 'pxe_booted');
+    rmSync(join(images.dir, 'pve-9.2-a'), { recursive: true });
+    expect(await service().answer(['aa:bb:cc:dd:ee:03'], req, { bearerToken: tokenA })).toEqual({ kind: 'refused', status: 403, text: 'refused\n' });
+    expect(historyOf(id)).toContainEqual({ kind: 'answer_refused', message: 'answer request for pve-ms-03 refused: image pve-9.2-a, which it was served, is gone' });
+  });
+
+  it('asks no token for an image without one (made by hand, or older than 9.2), whatever the header says', async () => {
+    types.set(msOne.key, { ...msOne, image: 'pve-9.1' });
+    const { id } = rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    await service().pxeScript('aa:bb:cc:dd:ee:03', req);
+    hosts.transition(id, 'pxe_booted');
+    expect((await service().answer(['aa:bb:cc:dd:ee:03'], req)).kind).toBe('answer');
+    expect((await service().answer(['aa:bb:cc:dd:ee:03'], req, { bearerToken: 'anything' })).kind).toBe('answer');
   });
 });
 

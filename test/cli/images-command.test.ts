@@ -2,15 +2,18 @@
 // with a config file in a temporary folder, on synthetic Proxmox-like ISOs; and `make image` without ISO.
 // Real: the built command, xorriso, zstd, gzip, make.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'smol-toml';
 import { imagesUsageLine } from '../../src/cli-args';
+import { certificateFingerprint } from '../../src/tls/certificate';
 import { buildSyntheticIso, isoFileText, type SyntheticIso } from '../helpers/synthetic-iso';
 import { tempDir } from '../helpers/temp-dir';
 
 const entry = resolve('dist/src/main.js');
-const sources = ['src/main.ts', 'src/cli-args.ts', 'src/service/images-command.ts', 'src/images/iso-preparer.ts', 'src/images/xorriso.ts', 'src/images/image-library.ts'];
+const sources = ['src/main.ts', 'src/cli-args.ts', 'src/service/images-command.ts', 'src/images/iso-preparer.ts', 'src/images/xorriso.ts', 'src/images/image-library.ts', 'src/images/image-token.ts', 'src/service/tls.ts'];
 const scratch = tempDir('images-command-test-');
 let iso: SyntheticIso;
 let bigIso: SyntheticIso;
@@ -78,6 +81,26 @@ describe('provisioning images prepare', () => {
     expect(readdirSync(dir).sort()).toEqual(['data', 'provisioning.yaml']); // no database, no server-types.yaml
     expect(readdirSync(join(dir, 'data'))).toEqual(['images']);
     expect(readdirSync(join(dir, 'data/images'))).toEqual(['pve-9.1-1']);
+  });
+
+  it('with server.tls writes the HTTPS answer URL, the certificate it will serve, and a 9.2 ISO\'s answer token', async () => {
+    const dir = workDir();
+    writeFileSync(join(dir, 'provisioning.yaml'), 'data_dir: ./data\nserver:\n  public_url: http://192.0.2.10:8080\n  tls:\n    listen: 0.0.0.0:8443\n    public_url: https://192.0.2.10:8443\n');
+    mkdirSync(join(dir, 'iso'));
+    const iso92 = buildSyntheticIso(join(dir, 'iso'), { release: '9.2', file: 'proxmox-ve_9.2-1.iso' });
+    const run = await runCli(['images', 'prepare', iso92.path], dir);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const fingerprint = certificateFingerprint(readFileSync(join(dir, 'data/tls/provisioning.crt')));
+    const folder = join(dir, 'data/images/pve-9.2-1');
+    const mode = parse(isoFileText(join(folder, 'proxmox-ve_9.2-1-auto-from-http.iso'), '/auto-installer-mode.toml')) as { http: { url: string; cert_fingerprint: string; token: string } };
+    expect(mode.http).toMatchObject({ url: 'https://192.0.2.10:8443/api/boot/answer', cert_fingerprint: fingerprint });
+    expect(mode.http.token).toMatch(/^provisioning:[A-Za-z0-9_-]{32}$/);
+    const metadata = JSON.parse(readFileSync(join(folder, 'image.json'), 'utf8')) as { token_sha256: string };
+    expect(metadata.token_sha256).toBe(createHash('sha256').update(mode.http.token).digest('hex'));
+    expect(run.stdout).not.toContain(mode.http.token.split(':')[1]);
+    expect(run.stdout).toContain('  answer token: in the ISO; the installer sends it, and the answer endpoint requires it');
+    expect(run.stdout).toContain(`(answers from https://192.0.2.10:8443/api/boot/answer, certificate ${fingerprint})`);
   });
 
   it('takes --name and --sha256, and refuses the same name a second time', async () => {

@@ -2,7 +2,7 @@
 // worker: the signal lands in the workflow's history, which the test reads back).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from '@iarna/toml';
 import { createLogger } from '../../src/logging';
@@ -14,6 +14,8 @@ import type { HostState } from '../../src/domain/host-state-machine';
 import { buildTestApp, testPasswordHash, type TestApp } from '../helpers/test-app';
 import { answerRequest, installedWebhook } from '../helpers/installer-payloads';
 import { Resources } from '../helpers/release';
+import { buildSyntheticIso, isoFileText } from '../helpers/synthetic-iso';
+import { tempDir } from '../helpers/temp-dir';
 
 const resources = new Resources();
 afterEach(() => resources.releaseAll());
@@ -158,6 +160,27 @@ describe('POST /api/boot/answer', () => {
     expect(res.body).toMatch(/^provisioning: no rebuild is waiting for an answer file for aa:bb:cc:dd:ee:20: /);
     if (id && situation !== 'registered') expect(await signalsOf(id)).toEqual([]);
   });
+
+  it('requires the answer token of the prepared 9.2 image the host was served, and says only "refused" without it', async () => {
+    const work = resources.add(tempDir(), async (d) => d.remove());
+    const iso = buildSyntheticIso(work.path, { release: '9.2', file: 'proxmox-ve_9.2-1.iso' });
+    const upload = await t.app.inject({ method: 'POST', url: '/api/images?filename=proxmox-ve_9.2-1.iso', headers: { 'content-type': 'application/octet-stream' }, payload: readFileSync(iso.path) });
+    expect((await t.imageJobs.settled(upload.json().job.id))?.state).toBe('ready');
+    const mode = parse(isoFileText(join(t.images.dir, 'pve-9.2-1', 'proxmox-ve_9.2-1-auto-from-http.iso'), '/auto-installer-mode.toml')) as { http: { token: string } };
+    const { id } = await rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03');
+    expect((await t.app.inject({ method: 'GET', url: '/ipxe/aa:bb:cc:dd:ee:03' })).body).toContain('/images/pve-9.2-1/vmlinuz');
+    t.hosts.transition(id, 'pxe_booted');
+    const body = { ...answerRequest(['58:47:CA:00:00:01', 'AA:BB:CC:DD:EE:03']), iso: { release: '9.2', isorelease: '1' } };
+    for (const authorization of [undefined, 'Bearer provisioning:guessed', `Basic ${mode.http.token}`]) {
+      const refused = await t.app.inject({ method: 'POST', url: '/api/boot/answer', payload: body, headers: authorization ? { authorization } : {} });
+      expect({ status: refused.statusCode, body: refused.body }).toEqual({ status: 403, body: 'refused\n' });
+    }
+    expect(await signalsOf(id)).toEqual(['pxeBooted']);
+    const res = await t.app.inject({ method: 'POST', url: '/api/boot/answer', payload: body, headers: { authorization: `Bearer ${mode.http.token}` } });
+    expect(res.statusCode).toBe(200);
+    expect(await signalsOf(id)).toEqual(['pxeBooted', 'answerServed']);
+    expect(logLines.join('')).not.toContain(mode.http.token.split(':')[1]);
+  }, 60_000);
 
   it('answers 404 naming the missing rebuild key, and delivers nothing', async () => {
     const { id, runId } = await rebuilding('pve-ms-03', 'aa:bb:cc:dd:ee:03', 'pxe_booted');

@@ -178,6 +178,12 @@ describe('DELETE /api/images/{name}', () => {
     expect(inUse.json().error).toEqual({ code: 'image_in_use', message: 'image pve-9.1-1 is booted by the running rebuild of pve-ms-03; delete it once that rebuild ends' });
     expect(existsSync(join(t.images.dir, 'pve-9.1-1', 'vmlinuz'))).toBe(true);
 
+    // Once served an older image, the rebuild keeps that one busy instead (its answer token is checked against it).
+    const operation = t.operations.ensure(id, 'rebuild-host-x', 'run-x');
+    t.operations.append({ hostId: id, operationId: operation.id, kind: 'installer_served', message: 'served the installer of image pve-8.4-1', details: { image: 'pve-8.4-1' } });
+    expect((await t.app.inject({ method: 'DELETE', url: '/api/images/pve-8.4-1' })).json().error.code).toBe('image_in_use');
+    t.operations.append({ hostId: id, operationId: operation.id, kind: 'installer_served', message: 'served the installer of image pve-9.1-1', details: { image: 'pve-9.1-1' } });
+
     expect((await t.app.inject({ method: 'DELETE', url: '/api/images/pve-8.4-1' })).statusCode).toBe(204);
     expect(readdirSync(t.images.dir)).toEqual(['pve-9.1-1']);
     const missing = await t.app.inject({ method: 'DELETE', url: '/api/images/pve-8.4-1' });

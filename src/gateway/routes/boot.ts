@@ -2,6 +2,7 @@
 // (src/boot/boot-service.ts, where the default-deny decisions live), send what it answers.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BootService, type BootRequest, type BootServiceDeps, type TokenRefused } from '../../boot/boot-service';
+import { bearerToken } from '../../images/image-token';
 import { HttpError } from '../http-errors';
 import { AnswerRequestBody, BootTokenQuery, InstalledBody, PhoneHomeBody } from '../schemas/boot';
 import { HostIdParams } from '../schemas/hosts';
@@ -35,7 +36,10 @@ export function bootRoutes(deps: BootDeps) {
   }
 
   async function answerFile(request: FastifyRequest<{ Body: AnswerRequestBody }>, reply: FastifyReply) {
-    const result = await boot.answer(request.body.network_interfaces.map((n) => n.mac), bootRequest(request));
+    const result = await boot.answer(request.body.network_interfaces.map((n) => n.mac), bootRequest(request), {
+      isoRelease: (request.body as { iso?: { release?: string } }).iso?.release,
+      bearerToken: bearerToken(request.headers.authorization),
+    });
     if (result.kind === 'refused') return text(reply, result.status, result.text);
     return text(reply, 200, result.toml, 'application/toml; charset=utf-8');
   }

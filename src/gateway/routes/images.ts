@@ -10,6 +10,7 @@ import type { BootImage, ImageLibrary } from '../../images/image-library';
 import { rebuildsUsingImage } from '../../images/image-usage';
 import { ImageJobRefused, type ImageJob, type ImageJobs } from '../../images/preparation-jobs';
 import type { HostStore } from '../../store/host-store';
+import type { OperationStore } from '../../store/operation-store';
 import { HttpError } from '../http-errors';
 import { errorResponses } from '../schemas/common';
 
@@ -17,6 +18,7 @@ export interface ImageRoutesDeps {
   images: ImageLibrary;
   imageJobs: ImageJobs;
   hosts: HostStore;
+  operations: OperationStore;
   serverTypes: Pick<ServerTypeRegistry, 'get'>;
   publicUrl: string;
 }
