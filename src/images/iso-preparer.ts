@@ -6,16 +6,16 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, delimiter, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { stringify } from 'smol-toml';
+import { parse, stringify } from 'smol-toml';
 import { DomainError } from '../domain/errors';
-import { imageMetadataFile, imageMetadataJson, isImageName, type ImageMetadata } from './image-library';
+import { imageMetadataFile, imageMetadataJson, isImageName, parseImageMetadata, type ImageMetadata } from './image-library';
 import { imageTokenSha256 } from './image-token';
-import { catArgs, compareReleases, extractArgs, inspectArgs, parseCdInfo, parseListing, rewriteArgs, type CdInfo, type IsoListing } from './xorriso';
+import { catArgs, compareReleases, extractArgs, inspectArgs, parseCdInfo, parseListing, remapArgs, rewriteArgs, type CdInfo, type IsoListing } from './xorriso';
 
 /** The steps of a preparation, in the order they start; checksum, kernel, initrd and iso overlap. */
 export type PrepareStep = 'inspect' | 'checksum' | 'kernel' | 'initrd' | 'iso' | 'finish';
@@ -163,6 +163,105 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
     running.delete(work);
     await rm(work, { recursive: true, force: true });
     throw asPreparationError(err, sourceName, imagesDir);
+  }
+}
+
+export interface ReprepareImageOptions {
+  imagesDir: string;
+  name: string; // an image prepareImage made (it has image.json)
+  answerUrl: string; // the answer URL now
+  certFingerprint?: string | null; // the HTTPS certificate now
+  onProgress?: (progress: PrepareProgress) => void;
+  signal?: AbortSignal;
+  tools?: Partial<Record<ToolName, string>>;
+  now?: () => Date;
+}
+
+/**
+ * Prepares image `name` again for a new answer URL or certificate, from its own prepared ISO (the stock ISO is not
+ * kept, and not needed): a copy of the ISO with a new `/auto-installer-mode.toml` keeping its UUID and its answer token
+ * (hosts booted from the old copy send that token), the same kernel and initrd. Built beside the image and swapped in
+ * when complete; on failure the image stays as it was.
+ */
+export async function reprepareImage(options: ReprepareImageOptions): Promise<PreparedImage> {
+  const { name } = options;
+  const imagesDir = resolve(options.imagesDir);
+  const target = join(imagesDir, name);
+  if (!isImageName(name)) throw new ImagePreparationError('invalid_input', `not an image name: ${JSON.stringify(name)}`, 'name');
+  const old = await readFile(join(target, imageMetadataFile), 'utf8').then(parseImageMetadata, () => null);
+  if (!old) {
+    const exists = await stat(target).then(() => true, () => false);
+    throw exists
+      ? new ImagePreparationError('invalid_input', `image ${name} was not prepared by this service (it has no ${imageMetadataFile}): prepare it again from its ISO`, 'name')
+      : new ImagePreparationError('source_not_found', `no image ${name} in ${imagesDir}`, 'name');
+  }
+  const input = checkOptions({ iso: '', imagesDir, answerUrl: options.answerUrl, certFingerprint: options.certFingerprint ?? null });
+  const tools = findTools(options.tools ?? {});
+  const signal = options.signal;
+  const progress = progressReporter(options.onProgress);
+  const oldIso = join(target, old.files.iso);
+  const work = join(imagesDir, `${lockPrefix}${name}`);
+  await lock(work, name).catch((err: unknown) => {
+    throw asPreparationError(err, name, imagesDir);
+  });
+  try {
+    progress('inspect', 0).update(0);
+    const modeText = await runCaptured(tools.xorriso, catArgs(oldIso, `/${modeFile}`), signal).catch(() => '');
+    const oldToken = (() => {
+      try {
+        const token = (parse(modeText) as { http?: { token?: unknown } }).http?.token;
+        return typeof token === 'string' ? token : undefined;
+      } catch {
+        return undefined;
+      }
+    })();
+    const isoSize = (await stat(oldIso)).size;
+    await checkFreeSpace(imagesDir, isoSize);
+    await writeFile(join(work, modeFile), renderModeFile({ answerUrl: input.answerUrl, certFingerprint: input.certFingerprint, token: oldToken }), { mode: 0o600 });
+    const report = progress('iso', isoSize);
+    const copy = join(work, old.files.iso);
+    const poll = setInterval(() => {
+      stat(copy).then((st) => report.update(st.size), () => undefined);
+    }, 500);
+    try {
+      await runCaptured(tools.xorriso, remapArgs(oldIso, copy, old.isoUuid, [[join(work, modeFile), `/${modeFile}`]]), signal).catch(async (err: unknown) => {
+        throw await diskFullOr(err, imagesDir);
+      });
+    } finally {
+      clearInterval(poll);
+    }
+    report.done((await stat(copy)).size);
+    throwIfAborted(signal, name);
+    const finish = progress('finish', 0);
+    for (const f of [old.files.kernel, old.files.initrd]) await link(join(target, f), join(work, f)).catch(() => copyFile(join(target, f), join(work, f)));
+    const metadata: ImageMetadata = {
+      ...old,
+      preparedAt: (options.now ?? (() => new Date()))().toISOString(),
+      answerUrl: input.answerUrl,
+      certFingerprint: input.certFingerprint ?? null,
+      tokenSha256: oldToken === undefined ? null : imageTokenSha256(oldToken),
+    };
+    await rm(join(work, modeFile));
+    await writeFile(join(work, imageMetadataFile), imageMetadataJson(metadata), { mode: 0o644 });
+    await Promise.all([old.files.iso, imageMetadataFile].map((f) => chmod(join(work, f), 0o644).then(() => syncFile(join(work, f)))));
+    throwIfAborted(signal, name);
+    await rm(join(work, ownerFile));
+    // Two renames: the old image out of sight (hosts downloading it keep their open file), the new one in.
+    const replaced = join(imagesDir, `.replaced-${name}-${randomBytes(4).toString('hex')}`);
+    await rename(target, replaced);
+    await rename(work, target).catch(async (err: unknown) => {
+      await rename(replaced, target);
+      throw err;
+    });
+    running.delete(work);
+    await syncFile(imagesDir);
+    await rm(replaced, { recursive: true, force: true });
+    finish.done(0);
+    return { name, dir: target, metadata, notes: [] };
+  } catch (err) {
+    running.delete(work);
+    await rm(work, { recursive: true, force: true });
+    throw asPreparationError(err, name, imagesDir);
   }
 }
 

@@ -46,6 +46,13 @@ export function rewriteArgs(iso: string, target: string, uuid: string | null, fi
   return ['-boot_image', 'any', 'keep', ...keepUuid, '-indev', stdioPath(iso), '-outdev', stdioPath(target), '-rm_r', '/boot', '--', ...added];
 }
 
+/** Arguments writing a new ISO from an already prepared `iso` with `files` replaced or added, keeping boot records and UUID. */
+export function remapArgs(iso: string, target: string, uuid: string | null, files: ReadonlyArray<readonly [string, string]>): string[] {
+  const keepUuid = uuid === null ? [] : ['-volume_date', 'uuid', uuid];
+  const added = files.flatMap(([from, to]) => ['-map', from, to]);
+  return ['-boot_image', 'any', 'keep', ...keepUuid, '-indev', stdioPath(iso), '-outdev', stdioPath(target), ...added];
+}
+
 const lsdlLine = /^\S+\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\d+\s+\S+\s+'(.*)'$/;
 
 /** Reads the output of `inspectArgs`. */
