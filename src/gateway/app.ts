@@ -9,6 +9,7 @@ import { requireOperatorToken } from './auth/operator-auth';
 import { bootRoutes, type BootDeps } from './routes/boot';
 import { dashboardRoutes, type DashboardDeps } from './routes/dashboard';
 import { healthRoutes, type ReadinessCheck } from './routes/health';
+import { staleImagesWarning } from './routes/images';
 import { hostRoutes, type HostRoutesDeps } from './routes/hosts';
 import { imageFileRoutes } from './routes/image-files';
 import { imageRoutes, type ImageRoutesDeps } from './routes/images';
@@ -39,7 +40,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  await app.register(healthRoutes(deps.readiness ?? {}));
+  await app.register(healthRoutes(deps.readiness ?? {}, { images: () => staleImagesWarning(deps.images.list(), deps.imageJobs.answerSettings()) }));
 
   await app.register(swagger, {
     openapi: {

@@ -9,6 +9,7 @@ import { Readable, Transform } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import { newImageToken } from './image-token';
+import type { AnswerSettings } from './image-staleness';
 
 /** What a preparation reports as it goes. */
 export interface PrepareProgress {
@@ -67,9 +68,20 @@ class JobFailure extends Error {
   }
 }
 
+/** Prepares an existing image again for the answer URL and certificate of now (reprepareImage). */
+export type ReprepareImage = (o: {
+  imagesDir: string;
+  name: string;
+  answerUrl: string;
+  certFingerprint: string | null;
+  onProgress: (p: PrepareProgress) => void;
+  signal: AbortSignal;
+}) => Promise<unknown>;
+
 export interface ImageJobsDeps {
   imagesDir: string;
   prepare: PrepareImage;
+  reprepare?: ReprepareImage;
   answerUrl: () => string; // <public_url>/api/boot/answer, read when a job starts
   certFingerprint: () => string | null; // the boot API's HTTPS certificate, when it has one
   imageExists: (name: string) => boolean;
@@ -162,6 +174,48 @@ export class ImageJobs {
     });
     await stored.catch(() => undefined); // an upload that failed is a failed job, shown like any other
     return { ...this.jobs.get(job.id)!.job };
+  }
+
+  /** Where answers are served now: what a preparation started now writes into the ISO. */
+  answerSettings(): AnswerSettings {
+    return { answerUrl: this.deps.answerUrl(), certFingerprint: this.deps.certFingerprint() };
+  }
+
+  /** Starts preparing image `name` again for the answer URL and certificate of now; refuses while a job runs for it. */
+  startReprepare(name: string): ImageJob {
+    const reprepare = this.deps.reprepare;
+    if (!reprepare) throw new ImageJobRefused('not_configured', 'this gateway cannot prepare images again');
+    if (this.running(name)) throw new ImageJobRefused('already_preparing', `image ${name} is being prepared already; wait for it`, 'name');
+    const now = () => (this.deps.now ?? (() => new Date()))().toISOString();
+    const job: ImageJob = { id: randomUUID(), name, source: `re-preparation of ${name}`, state: 'preparing', step: 'inspect', bytesDone: 0, bytesTotal: null, sha256: null, error: null, startedAt: now(), finishedAt: null };
+    const abort = new AbortController();
+    const work = async () => {
+      try {
+        await reprepare({
+          imagesDir: this.deps.imagesDir,
+          name,
+          ...this.answerSettings(),
+          signal: abort.signal,
+          onProgress: (p) => {
+            Object.assign(job, { step: p.step, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+            this.changed(job);
+          },
+        });
+        Object.assign(job, { state: 'ready', step: 'ready' });
+        this.deps.onPrepared?.();
+      } catch (err) {
+        job.state = 'failed';
+        job.error = describeFailure(err, abort.signal);
+      } finally {
+        job.finishedAt = now();
+        this.changed(job, true);
+        this.forgetOld();
+      }
+    };
+    this.jobs.set(job.id, { job, abort, done: Promise.resolve() });
+    this.jobs.get(job.id)!.done = work();
+    this.changed(job, true);
+    return { ...job };
   }
 
   /** Resolves when job `id` has finished (tests; shutdown). */

@@ -11,7 +11,7 @@ import { BootTokens } from '../gateway/boot-tokens';
 import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
-import { prepareImage } from '../images/iso-preparer';
+import { prepareImage, reprepareImage } from '../images/iso-preparer';
 import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
 import type { Logger } from '../logging';
@@ -73,7 +73,7 @@ export async function startGatewayRole(o: {
     // Before the app: the answer's URLs and prepared images carry the HTTPS certificate's fingerprint.
     const tls = config.server.tls ? await loadOrCreateTls(config, log.child({ component: 'tls' })) : null;
     const https = config.server.tls && tls ? { publicUrl: config.server.tls.publicUrl, certFingerprint: tls.fingerprint } : null;
-    const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
+    const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
     closers.push(() => imageJobs.close());
     const app = await buildApp({
       imageJobs,

@@ -7,7 +7,8 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Resources } from '../helpers/release';
-import { buildSyntheticIso } from '../helpers/synthetic-iso';
+import { prepareImage } from '../../src/images/iso-preparer';
+import { buildSyntheticIso, isoFileText } from '../helpers/synthetic-iso';
 import { tempDir } from '../helpers/temp-dir';
 import { buildTestApp, type TestApp } from '../helpers/test-app';
 
@@ -190,4 +191,60 @@ describe('DELETE /api/images/{name}', () => {
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error.code).toBe('image_not_found');
   });
+});
+
+describe('stale images', () => {
+  it('flags an image prepared for another answer URL in GET /api/images and /readyz, and prepares it again on request', async () => {
+    await setup();
+    const work = resources.add(tempDir(), async (d) => d.remove());
+    const iso = buildSyntheticIso(work.path, { release: '9.2', file: 'proxmox-ve_9.2-1.iso' });
+    // Prepared while server.public_url was another address; the gateway answers at http://127.0.0.1:8080 now.
+    await prepareImage({ iso: iso.path, imagesDir: t.images.dir, answerUrl: 'http://192.0.2.99:8080/api/boot/answer', token: 'provisioning:old-secret' });
+    fakeImage('by-hand');
+    t.images.invalidate();
+    const listed = (await t.app.inject({ method: 'GET', url: '/api/images' })).json();
+    const byName = Object.fromEntries(listed.images.map((i: { name: string }) => [i.name, i]));
+    expect(byName['pve-9.2-1']).toMatchObject({
+      prepared: true,
+      product: 'Proxmox VE',
+      release: '9.2',
+      source: { file: 'proxmox-ve_9.2-1.iso', sha256: iso.sha256 },
+      answer_url: 'http://192.0.2.99:8080/api/boot/answer',
+      answer_token: true,
+      stale: true,
+      stale_reasons: ['its installer asks http://192.0.2.99:8080/api/boot/answer for the answer, but answers are now at http://127.0.0.1:8080/api/boot/answer'],
+    });
+    expect(byName['by-hand']).toMatchObject({ prepared: false, stale: null, stale_reasons: [], answer_url: null });
+    const ready = await t.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.json().warnings).toEqual({
+      images: 'boot image pve-9.2-1 was prepared for another answer URL or certificate; their installers cannot fetch an answer: prepare them again (the Images page, or POST /api/images/{name}/reprepare)',
+    });
+
+    const handMade = await t.app.inject({ method: 'POST', url: '/api/images/by-hand/reprepare' });
+    expect({ status: handMade.statusCode, code: handMade.json().error.code }).toEqual({ status: 409, code: 'not_prepared_here' });
+    expect((await t.app.inject({ method: 'POST', url: '/api/images/pve-0/reprepare' })).statusCode).toBe(404);
+
+    const started = await t.app.inject({ method: 'POST', url: '/api/images/pve-9.2-1/reprepare' });
+    expect(started.statusCode).toBe(202);
+    expect(started.json().job).toMatchObject({ name: 'pve-9.2-1', state: 'preparing', source: 're-preparation of pve-9.2-1' });
+    expect(await t.imageJobs.settled(started.json().job.id)).toMatchObject({ state: 'ready', error: null });
+    const after = (await t.app.inject({ method: 'GET', url: '/api/images/pve-9.2-1' })).json();
+    expect(after.image).toMatchObject({ answer_url: 'http://127.0.0.1:8080/api/boot/answer', stale: false, stale_reasons: [], answer_token: true });
+    const mode = isoFileText(join(t.images.dir, 'pve-9.2-1', 'proxmox-ve_9.2-1-auto-from-http.iso'), '/auto-installer-mode.toml');
+    expect(mode).toBe('mode = "http"\n\n[http]\nurl = "http://127.0.0.1:8080/api/boot/answer"\ntoken = "provisioning:old-secret"\n');
+    expect((await t.app.inject({ method: 'GET', url: '/readyz' })).json().warnings).toBeUndefined();
+  }, 60_000);
+
+  it('refuses to prepare again an image a running rebuild boots', async () => {
+    await setup();
+    const work = resources.add(tempDir(), async (d) => d.remove());
+    const iso = buildSyntheticIso(work.path);
+    await prepareImage({ iso: iso.path, imagesDir: t.images.dir, answerUrl: 'http://192.0.2.99:8080/api/boot/answer' });
+    t.images.invalidate();
+    const id: number = (await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-03', mac: 'aa:bb:cc:dd:ee:03', server_type: 'minisforum-ms-01' } })).json().id;
+    t.hosts.transition(id, 'pxe_ready');
+    const res = await t.app.inject({ method: 'POST', url: '/api/images/pve-9.1-1/reprepare' });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error).toEqual({ code: 'image_in_use', message: 'image pve-9.1-1 is booted by the running rebuild of pve-ms-03; prepare it again once that rebuild ends' });
+  }, 60_000);
 });

@@ -210,7 +210,20 @@ describe('GET /api/images', () => {
         initrd_url: 'http://127.0.0.1:8080/images/pve-9.1/initrd.img',
         iso_url: 'http://127.0.0.1:8080/images/pve-9.1/proxmox-ve_9.1-auto-from-http.iso',
         sizes: { kernel: 6, initrd: GiB, iso: 3 },
+        size: 6 + GiB + 3,
         modified_at: expect.any(String),
+        // made by hand: nothing recorded about what it was prepared from or for
+        prepared: false,
+        product: null,
+        release: null,
+        isorelease: null,
+        source: null,
+        prepared_at: null,
+        answer_url: null,
+        cert_fingerprint: null,
+        answer_token: false,
+        stale: null,
+        stale_reasons: [],
       },
     ]);
   });

@@ -14,7 +14,7 @@ import { createLogger, type Logger } from '../../src/logging';
 import { BootTokens } from '../../src/gateway/boot-tokens';
 import { DashboardSessions } from '../../src/gateway/auth/dashboard-sessions';
 import { ImageLibrary } from '../../src/images/image-library';
-import { prepareImage } from '../../src/images/iso-preparer';
+import { prepareImage, reprepareImage } from '../../src/images/iso-preparer';
 import { ImageJobs } from '../../src/images/preparation-jobs';
 import type { SetupItem } from '../../src/config/setup-checks';
 import { EventHub, type EventHubOptions } from '../../src/dashboard/event-hub';
@@ -111,7 +111,7 @@ export async function buildTestApp(
   const tokens = new BootTokens(keyEncryptionKey);
   const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations), options.hubOptions);
   const publicUrl = options.publicUrl ?? 'http://127.0.0.1:8080';
-  const imageJobs = new ImageJobs({ imagesDir, downloadIdleTimeoutMs: 300, prepare: prepareImage, answerUrl: () => `${publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
+  const imageJobs = new ImageJobs({ imagesDir, downloadIdleTimeoutMs: 300, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
   const app = await buildApp({
     imageJobs,
     setup: options.setup ?? (async () => []),

@@ -3,10 +3,11 @@
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerTypeRegistry } from '../../config/server-types';
 import type { BootImage, ImageLibrary } from '../../images/image-library';
+import { staleImages, staleReasons, type AnswerSettings } from '../../images/image-staleness';
 import { rebuildsUsingImage } from '../../images/image-usage';
 import { ImageJobRefused, type ImageJob, type ImageJobs } from '../../images/preparation-jobs';
 import type { HostStore } from '../../store/host-store';
@@ -37,13 +38,27 @@ const JobSchema = Type.Object({
   finished_at: Type.Union([Type.String(), Type.Null()]),
 });
 
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
 const ImageSchema = Type.Object({
   name: Type.String(),
   kernel_url: Type.String(),
   initrd_url: Type.String(),
   iso_url: Type.String(),
   sizes: Type.Object({ kernel: Type.Integer(), initrd: Type.Integer(), iso: Type.Integer() }),
+  size: Type.Integer({ description: 'kernel + initrd + ISO, bytes' }),
   modified_at: Type.String(),
+  prepared: Type.Boolean({ description: 'prepared by this service (it has image.json); false for a folder made by hand or by Proxmox’s assistant' }),
+  product: Nullable(Type.String()),
+  release: Nullable(Type.String()),
+  isorelease: Nullable(Type.String()),
+  source: Nullable(Type.Object({ file: Type.String(), size: Type.Integer(), sha256: Type.String() })),
+  prepared_at: Nullable(Type.String()),
+  answer_url: Nullable(Type.String()),
+  cert_fingerprint: Nullable(Type.String()),
+  answer_token: Type.Boolean({ description: 'the ISO carries an answer token the answer endpoint requires' }),
+  stale: Nullable(Type.Boolean({ description: 'prepared for another answer URL or certificate than the one of now (null: not prepared here, unknown)' })),
+  stale_reasons: Type.Array(Type.String()),
 });
 
 const PrepareBody = Type.Object(
@@ -82,13 +97,27 @@ export function jobView(j: ImageJob) {
 export function imageRoutes(deps: ImageRoutesDeps) {
   const imageView = (i: BootImage) => {
     const base = `${deps.publicUrl}/images/${encodeURIComponent(i.name)}`;
+    const m = i.metadata;
+    const reasons = staleReasons(i, deps.imageJobs.answerSettings());
     return {
       name: i.name,
       kernel_url: `${base}/${i.kernel}`,
       initrd_url: `${base}/${i.initrd}`,
       iso_url: `${base}/${encodeURIComponent(i.iso)}`,
       sizes: i.sizes,
+      size: i.sizes.kernel + i.sizes.initrd + i.sizes.iso,
       modified_at: i.modifiedAt,
+      prepared: m !== null,
+      product: m?.productLong ?? m?.product ?? null,
+      release: m?.release ?? null,
+      isorelease: m?.isorelease ?? null,
+      source: m?.source ?? null,
+      prepared_at: m?.preparedAt ?? null,
+      answer_url: m?.answerUrl ?? null,
+      cert_fingerprint: m?.certFingerprint ?? null,
+      answer_token: m?.tokenSha256 != null,
+      stale: reasons === null ? null : reasons.length > 0,
+      stale_reasons: reasons ?? [],
     };
   };
   const refused = (err: unknown): never => {
@@ -148,6 +177,26 @@ export function imageRoutes(deps: ImageRoutesDeps) {
       },
     );
 
+    app.post<{ Params: { name: string } }>(
+      '/api/images/:name/reprepare',
+      { schema: { tags: ['images'], summary: 'Prepare an image again for the answer URL and certificate of now (a stale image), from its own ISO; keeps its answer token', response: { 202: Type.Object({ job: JobSchema, status_url: Type.String() }), ...errorResponses } } },
+      async (request, reply) => {
+        const { name } = request.params;
+        const image = deps.images.choose(name);
+        if (!image) throw new HttpError(404, 'image_not_found', `no image ${name} under ${deps.images.dir}`);
+        if (!image.metadata) throw new HttpError(409, 'not_prepared_here', `image ${name} was not prepared by this service (it has no image.json): prepare it again from its ISO (POST /api/images)`);
+        const users = rebuildsUsingImage(deps, name);
+        if (users.length > 0) throw new HttpError(409, 'image_in_use', `image ${name} is booted by the running rebuild of ${users.join(', ')}; prepare it again once ${users.length === 1 ? 'that rebuild ends' : 'those rebuilds end'}`);
+        let job: ImageJob;
+        try {
+          job = deps.imageJobs.startReprepare(name);
+        } catch (err) {
+          refused(err);
+        }
+        return reply.status(202).send({ job: jobView(job!), status_url: `/api/images/${encodeURIComponent(name)}` });
+      },
+    );
+
     app.delete<{ Params: { name: string } }>(
       '/api/images/:name',
       { schema: { tags: ['images'], summary: 'Delete a boot image no rebuild uses', response: { 204: Type.Null(), ...errorResponses } } },
@@ -184,4 +233,11 @@ function checkPrepareBody(body: unknown): { url: string; sha256?: string; name?:
   }
   if (b.url === undefined) throw new HttpError(400, 'invalid_request', 'url is required: where to download the stock Proxmox VE ISO', 'url');
   return b as { url: string; sha256?: string; name?: string };
+}
+
+/** What /readyz says about stale images: null when none is. */
+export function staleImagesWarning(images: readonly BootImage[], now: AnswerSettings): string | null {
+  const stale = staleImages(images, now);
+  if (stale.length === 0) return null;
+  return `${stale.length === 1 ? `boot image ${stale[0]} was` : `boot images ${stale.join(', ')} were`} prepared for another answer URL or certificate; their installers cannot fetch an answer: prepare them again (the Images page, or POST /api/images/{name}/reprepare)`;
 }
