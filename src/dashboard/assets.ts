@@ -36,6 +36,7 @@ dt { color:var(--muted); } dd { margin:0; overflow-wrap:anywhere; }
 table.images { width:100%; border-collapse:collapse; background:var(--card); } table.images td, table.images th { text-align:left; padding:.4rem .6rem; border-bottom:1px solid var(--line); }
 .setup { list-style:none; padding:0; display:grid; gap:.5rem; } .setup-item { display:flex; gap:.7rem; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.6rem .8rem; } .setup-item p { margin:.2rem 0 0; }
 .setup-item.ok .mark { color:var(--ok); } .setup-item.missing { border-color:var(--bad); } .setup-item.missing .mark { color:var(--bad); } .setup-item .mark { font-weight:700; font-size:1.2rem; } .muted { color:var(--muted); }
+.stale { color:var(--bad); margin:.3rem 0 0; } .stale-banner { border:1px solid var(--bad); border-radius:10px; padding:.6rem .8rem; background:var(--card); } .form-done a { margin-left:.2rem; }
 .setup-summary.ok { color:var(--ok); font-weight:600; } .setup-summary.missing { color:var(--bad); font-weight:600; } .nav { display:flex; gap:.8rem; }
 .register { margin-top:1.5rem; } .register form { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; }
 .facts, .stepper-section { margin:1rem 0; }
@@ -156,7 +157,11 @@ export const dashboardJs = `
     if (prepare.sha256.value.trim()) body.sha256 = prepare.sha256.value.trim();
     if (prepare.name.value.trim()) body.name = prepare.name.value.trim();
     api('POST', '/api/images', body).then(function (r) {
-      if (r.ok) { prepare.reset(); return; }
+      if (r.ok) {
+        prepare.reset();
+        if (page !== 'images') { var done = prepare.querySelector('.form-done'); done.textContent = 'Preparing ' + r.json.job.name + ': follow it on '; var link = document.createElement('a'); link.href = '/images'; link.textContent = 'the Images page'; done.appendChild(link); }
+        return;
+      }
       var err = r.json && r.json.error ? r.json.error : { message: 'request failed' };
       var slot = err.field && prepare.querySelector('.field-error[data-field="' + err.field + '"]');
       (slot || prepare.querySelector('.form-error')).textContent = err.message;
@@ -167,6 +172,19 @@ export const dashboardJs = `
   document.addEventListener('click', function (e) {
     var button = e.target.closest('button[data-action]');
     if (!button) return;
+    if (button.dataset.action === 'reprepare-image' || button.dataset.action === 'reprepare-stale') {
+      var names = (button.dataset.image || button.dataset.images).split(' '), slot = button.parentElement.querySelector('.action-error');
+      button.disabled = true;
+      if (slot) slot.textContent = '';
+      names.reduce(function (previous, n) {
+        return previous.then(function () {
+          return api('POST', '/api/images/' + encodeURIComponent(n) + '/reprepare').then(function (r) {
+            if (!r.ok) throw new Error(r.json && r.json.error ? r.json.error.message : 'request failed');
+          });
+        });
+      }, Promise.resolve()).catch(function (err) { button.disabled = false; if (slot) slot.textContent = err.message || 'the server could not be reached'; });
+      return;
+    }
     if (button.dataset.action === 'delete-image') {
       var image = button.dataset.image, imageError = button.parentElement.querySelector('.action-error');
       if (!window.confirm('Delete the boot image ' + image + '? Its files are removed.')) return;

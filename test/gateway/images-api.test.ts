@@ -220,6 +220,12 @@ describe('stale images', () => {
       images: 'boot image pve-9.2-1 was prepared for another answer URL or certificate; their installers cannot fetch an answer: prepare them again (the Images page, or POST /api/images/{name}/reprepare)',
     });
 
+    const page = (await t.app.inject({ method: 'GET', url: '/images' })).body;
+    expect(page).toContain('Image <strong>pve-9.2-1</strong> was prepared for another answer URL or certificate');
+    expect(page).toContain('<button type="button" data-action="reprepare-stale" data-images="pve-9.2-1">Prepare it again</button>');
+    expect(page).toContain('<button type="button" data-action="reprepare-image" data-image="pve-9.2-1">Prepare again</button>');
+    expect(page).toContain('<strong>Stale:</strong> its installer asks http://192.0.2.99:8080/api/boot/answer for the answer');
+
     const handMade = await t.app.inject({ method: 'POST', url: '/api/images/by-hand/reprepare' });
     expect({ status: handMade.statusCode, code: handMade.json().error.code }).toEqual({ status: 409, code: 'not_prepared_here' });
     expect((await t.app.inject({ method: 'POST', url: '/api/images/pve-0/reprepare' })).statusCode).toBe(404);
@@ -233,6 +239,9 @@ describe('stale images', () => {
     const mode = isoFileText(join(t.images.dir, 'pve-9.2-1', 'proxmox-ve_9.2-1-auto-from-http.iso'), '/auto-installer-mode.toml');
     expect(mode).toBe('mode = "http"\n\n[http]\nurl = "http://127.0.0.1:8080/api/boot/answer"\ntoken = "provisioning:old-secret"\n');
     expect((await t.app.inject({ method: 'GET', url: '/readyz' })).json().warnings).toBeUndefined();
+    const again = (await t.app.inject({ method: 'GET', url: '/images' })).body;
+    expect(again).not.toContain('stale-banner');
+    expect(again).toContain('data-image="pve-9.2-1" data-stale="no"');
   }, 60_000);
 
   it('refuses to prepare again an image a running rebuild boots', async () => {

@@ -63,6 +63,8 @@ describe('setup', () => {
     expect(page.body).toContain('5 of the required items are missing.');
     expect(page.body).toContain('Set <code>credentials.root_password_hash</code>, for example <code>$6$…  (make one with: mkpasswd -m sha-512)</code>');
     expect(page.body).toContain('<a href="/images">the Images page</a>');
+    // No boot image yet: the form that prepares one is right there.
+    expect(page.body).toContain('<form id="prepare-image" method="post" action="/api/images" novalidate>');
   });
 
   it('is ready when everything required is set, and says whether the cluster member answers', async () => {

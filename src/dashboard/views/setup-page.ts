@@ -1,5 +1,6 @@
 import type { SetupItem } from '../../config/setup-checks';
 import { html, type Html } from '../html';
+import { renderPrepareForm } from './images-page';
 import { layout } from './layout';
 
 /** The checklist: refreshed in place every few seconds by the page's script (`?fragment=1`). */
@@ -22,8 +23,11 @@ ${items.map(
 
 /** The Setup page at /setup. */
 export function renderSetupPage(items: readonly SetupItem[], csrfToken?: string): string {
+  // Outside the list: the list is re-rendered every few seconds, the form keeps what the operator typed.
+  const noImage = items.some((i) => i.id === 'boot_image' && !i.ok);
   const body = html`<h1>Setup</h1>
 <p>What the first rebuild needs. This list checks again every few seconds.</p>
-${renderSetupList(items)}`;
+${renderSetupList(items)}
+${noImage ? html`<section class="register" id="setup-prepare"><h2>Prepare a boot image from Proxmox's ISO</h2>${renderPrepareForm()}<p class="hint">Its progress shows on <a href="/images">the Images page</a>; offline, <code>make image ISO=proxmox-ve_9.1-1.iso</code> does the same.</p></section>` : ''}`;
   return layout({ title: 'Setup', body, bodyAttrs: html`data-page="setup"`, csrfToken });
 }

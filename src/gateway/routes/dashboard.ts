@@ -13,6 +13,7 @@ import type { HostStore } from '../../store/host-store';
 import { readCookie, sessionCookie, type DashboardSessions } from '../auth/dashboard-sessions';
 import type { OperationStore } from '../../store/operation-store';
 import type { ImageLibrary } from '../../images/image-library';
+import { staleReasons } from '../../images/image-staleness';
 import { rebuildsUsingImage } from '../../images/image-usage';
 import type { ImageJob, ImageJobs } from '../../images/preparation-jobs';
 import { renderImagesPage, renderJob } from '../../dashboard/views/images-page';
@@ -128,7 +129,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   async function imagesPage(request: FastifyRequest, reply: FastifyReply) {
     return reply.type(htmlType).send(
-      renderImagesPage({ images: deps.images.list(), jobs: deps.imageJobs.list(), inUse: (name) => rebuildsUsingImage(deps, name), directory: deps.images.dir, csrfToken: csrfToken(request) }),
+      renderImagesPage({ images: deps.images.list(), jobs: deps.imageJobs.list(), inUse: (name) => rebuildsUsingImage(deps, name), stale: (image) => staleReasons(image, deps.imageJobs.answerSettings()), directory: deps.images.dir, csrfToken: csrfToken(request) }),
     );
   }
 
