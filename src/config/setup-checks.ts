@@ -56,7 +56,7 @@ export function setupItems(config: Readonly<Config>, facts: SetupFacts): SetupIt
       ok: p.joinFingerprint !== '',
       detail: p.joinFingerprint ? p.joinFingerprint : 'empty: pvecm add checks the member is the one you mean by it',
       key: 'proxmox.join_fingerprint',
-      example: 'AB:CD:…  (on the member: pvecm status, or openssl x509 -in /etc/pve/local/pve-ssl.pem -noout -fingerprint -sha256)',
+      example: 'AB:CD:…  (on the member: pvenode cert info, or openssl x509 -in /etc/pve/local/pve-ssl.pem -noout -fingerprint -sha256)',
       where: file,
     },
     {
