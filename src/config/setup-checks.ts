@@ -18,6 +18,7 @@ export interface SetupItem {
 /** The facts about the running service the checks need beyond the config. */
 export interface SetupFacts {
   images: string[]; // names of the complete boot images
+  staleImages?: string[]; // those prepared for another answer URL or certificate (their installers cannot fetch an answer)
   clusterReachable: { ok: boolean; detail: string } | null; // null: no existing node to try
 }
 
@@ -25,6 +26,8 @@ export interface SetupFacts {
 export function setupItems(config: Readonly<Config>, facts: SetupFacts): SetupItem[] {
   const file = config.file;
   const p = config.proxmox;
+  const stale = facts.staleImages ?? [];
+  const current = facts.images.filter((i) => !stale.includes(i));
   return [
     {
       id: 'root_password_hash',
@@ -83,11 +86,16 @@ export function setupItems(config: Readonly<Config>, facts: SetupFacts): SetupIt
     },
     {
       id: 'boot_image',
-      label: `a boot image in ${config.images.dir}`,
+      label: current.length === 0 && stale.length > 0 ? `a boot image prepared for the answer URL and certificate of now (${stale.join(', ')}: prepare again on the Images page)` : `a boot image in ${config.images.dir}`,
       title: 'A boot image',
       required: true,
-      ok: facts.images.length > 0,
-      detail: facts.images.length > 0 ? facts.images.join(', ') : `none in ${config.images.dir}: prepare one from a stock Proxmox VE ISO`,
+      ok: current.length > 0,
+      detail:
+        facts.images.length === 0
+          ? `none in ${config.images.dir}: prepare one from a stock Proxmox VE ISO`
+          : stale.length === 0
+            ? facts.images.join(', ')
+            : `${facts.images.join(', ')}; stale (prepared for another answer URL or certificate, so their installers cannot fetch an answer): ${stale.join(', ')}: prepare ${stale.length === 1 ? 'it' : 'them'} again on the Images page`,
       key: null,
       example: 'https://enterprise.proxmox.com/iso/proxmox-ve_9.1-1.iso',
       where: 'the Images page (/images), POST /api/images, or make image ISO=…',
@@ -112,10 +120,10 @@ export function missingForRebuild(items: readonly SetupItem[]): SetupItem[] {
 }
 
 /** The setup items with the cluster member probed: a TCP connect to its SSH port, at most `timeoutMs`. */
-export async function checkSetup(config: Readonly<Config>, images: string[], timeoutMs = 2_000): Promise<SetupItem[]> {
+export async function checkSetup(config: Readonly<Config>, images: string[], timeoutMs = 2_000, staleImages: string[] = []): Promise<SetupItem[]> {
   const { existingNode, sshPort } = config.proxmox;
   const clusterReachable = existingNode ? await probeTcp(existingNode, sshPort, timeoutMs) : null;
-  return setupItems(config, { images, clusterReachable });
+  return setupItems(config, { images, staleImages, clusterReachable });
 }
 
 function probeTcp(host: string, port: number, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {

@@ -11,6 +11,7 @@ import { BootTokens } from '../gateway/boot-tokens';
 import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
+import { staleImages } from '../images/image-staleness';
 import { prepareImage, reprepareImage } from '../images/iso-preparer';
 import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
@@ -85,8 +86,8 @@ export async function startGatewayRole(o: {
       serverTypes,
       rebuilds: new RebuildClient(o.temporal.client, config.temporal.taskQueue, () => config.timeouts),
       apiToken: config.server.apiToken,
-      rebuildBlockers: () => missingForRebuild(setupItems(config, { images: images.list().map((i) => i.name), clusterReachable: null })).map((i) => i.label),
-      setup: () => checkSetup(config, images.list().map((i) => i.name)),
+      rebuildBlockers: () => missingForRebuild(setupItems(config, { images: images.list().map((i) => i.name), staleImages: staleImages(images.list(), imageJobs.answerSettings()), clusterReachable: null })).map((i) => i.label),
+      setup: () => checkSetup(config, images.list().map((i) => i.name), undefined, staleImages(images.list(), imageJobs.answerSettings())),
       logger: log,
       readiness: o.readiness,
       tokens: new BootTokens(storage.secret),

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config';
-import { checkSetup } from '../../src/config/setup-checks';
+import { checkSetup, missingForRebuild } from '../../src/config/setup-checks';
 import { Resources } from '../helpers/release';
 import { tempDir } from '../helpers/temp-dir';
 import { buildTestApp, testPasswordHash } from '../helpers/test-app';
@@ -87,5 +87,19 @@ describe('setup', () => {
     await resources.releaseAll(); // the listener goes away: nothing answers on that port now
     const down = await checkSetup(configFile(lines(port)), ['pve-9.1-1']);
     expect(down.find((i) => i.id === 'cluster_reachable')).toMatchObject({ ok: false, detail: `127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}` });
+  });
+
+  it('counts only images prepared for the answer URL of now: with every image stale, a rebuild is refused and says why', async () => {
+    const config = configFile([]);
+    const dir = config.images.dir;
+    const oneStale = await checkSetup(config, ['pve-9.1-1', 'pve-9.2-1'], undefined, ['pve-9.1-1']);
+    expect(oneStale.find((i) => i.id === 'boot_image')).toMatchObject({
+      ok: true,
+      label: `a boot image in ${dir}`,
+      detail: 'pve-9.1-1, pve-9.2-1; stale (prepared for another answer URL or certificate, so their installers cannot fetch an answer): pve-9.1-1: prepare it again on the Images page',
+    });
+    const allStale = await checkSetup(config, ['pve-9.1-1'], undefined, ['pve-9.1-1']);
+    expect(allStale.find((i) => i.id === 'boot_image')?.ok).toBe(false);
+    expect(missingForRebuild(allStale).map((i) => i.label)).toContain('a boot image prepared for the answer URL and certificate of now (pve-9.1-1: prepare again on the Images page)');
   });
 });
