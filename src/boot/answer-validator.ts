@@ -128,6 +128,8 @@ export function validateAnswer(answer: unknown): string[] {
       unknownKeys(w, 'post-installation-webhook', allowedKeys['post-installation-webhook']!);
       const p = checkUrl(w.url);
       if (p) add('post-installation-webhook.url', p);
+      const fp = checkFingerprint(w['cert-fingerprint']);
+      if (fp) add('post-installation-webhook.cert-fingerprint', fp);
     }
   }
 
@@ -144,7 +146,18 @@ export function validateAnswer(answer: unknown): string[] {
         const p = checkUrl(f.url);
         if (p) add('first-boot.url', p);
       }
+      const fp = checkFingerprint(f['cert-fingerprint']);
+      if (fp) add('first-boot.cert-fingerprint', fp);
     }
   }
   return problems;
+}
+
+/** A certificate fingerprint as the installer reads it: SHA-256, 64 hex digits, colons between pairs optional. */
+function checkFingerprint(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || !/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$/.test(value)) {
+    return 'must be a SHA-256 fingerprint: 64 hex digits, colons between pairs optional';
+  }
+  return null;
 }

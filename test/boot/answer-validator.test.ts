@@ -25,6 +25,13 @@ describe('validateAnswer', () => {
     expect(validateAnswer(answer())).toEqual([]);
   });
 
+  it('accepts what it emits over HTTPS: pinned fingerprints, with or without colons, and the auth-token', () => {
+    const fp = Array.from({ length: 32 }, (_, i) => (i * 7).toString(16).padStart(2, '0').toUpperCase()).join(':');
+    const https = { ...input, webhookUrl: 'https://10.0.0.2:8443/api/hosts/1/installed', firstBootUrl: 'https://10.0.0.2:8443/api/hosts/1/first-boot-script?token=t', certFingerprint: fp, webhookAuthToken: 't' };
+    expect(validateAnswer(JSON.parse(JSON.stringify(buildAnswer(https))))).toEqual([]);
+    expect(validateAnswer(JSON.parse(JSON.stringify(buildAnswer({ ...https, certFingerprint: fp.replace(/:/g, '').toLowerCase() }))))).toEqual([]);
+  });
+
   it.each<[string, (a: Answer) => void, string]>([
     ['an unknown section', (a) => (a.extras = {}), 'extras: unknown key (the installer rejects it)'],
     ['an unknown [global] key (snake_case typo)', (a) => (a.global!.root_ssh_keys = []), 'global.root_ssh_keys: unknown key (the installer rejects it)'],
@@ -49,6 +56,8 @@ describe('validateAnswer', () => {
     ['ext4 on two disks', (a) => { a['disk-setup'] = { filesystem: 'ext4', 'disk-list': ['sda', 'sdb'] }; }, 'disk-setup.disk-list: ext4 installs to exactly one disk, got 2'],
     ['a webhook without URL', (a) => (a['post-installation-webhook'] = {}), 'post-installation-webhook.url: must be a string'],
     ['a first-boot from-url without URL', (a) => delete a['first-boot']!.url, 'first-boot.url: must be a string'],
+    ['a webhook fingerprint that is no SHA-256', (a) => (a['post-installation-webhook']!['cert-fingerprint'] = 'AB:CD'), 'post-installation-webhook.cert-fingerprint: must be a SHA-256 fingerprint: 64 hex digits, colons between pairs optional'],
+    ['a first-boot fingerprint with a stray character', (a) => (a['first-boot']!['cert-fingerprint'] = `${'ab'.repeat(31)}zz`), 'first-boot.cert-fingerprint: must be a SHA-256 fingerprint: 64 hex digits, colons between pairs optional'],
     ['an unknown first-boot ordering', (a) => (a['first-boot']!.ordering = 'late'), 'first-boot.ordering: must be before-network, network-online or fully-up'],
   ])('rejects %s', (_name, mutate, problem) => {
     const a = answer();
