@@ -3,7 +3,6 @@
 // `…--open-at-<state>.json`), and the replay suite replays those histories against every later workflow bundle.
 // Real: Temporal dev server, worker with the real activities, SQLite, Fastify, sshd stand-in Proxmox node, an HTTP
 // stand-in for Infrastructure.
-import { createServer } from 'node:net';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
@@ -15,6 +14,7 @@ import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
 import { waitForEvent, waitForState } from '../helpers/wait-for';
+import { freePort } from '../setup/temporal-dev-server';
 
 const password = 'peer-root-pw-open';
 const mac = 'aa:bb:cc:dd:ee:0f';
@@ -73,17 +73,6 @@ async function expectOpen(handle: WorkflowHandle, state: string, activity?: keyo
   expect(pending).toEqual(activity ? [activity] : []);
 }
 
-/** A loopback port nothing listens on: every SSH attempt is refused, and retried. */
-function closedPort(): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 describe('rebuilds left open at each wait', () => {
   it('waits for the PXE boot', async () => {
     await setup();
@@ -127,7 +116,7 @@ describe('rebuilds left open at each wait', () => {
   });
 
   it('is joining the cluster while the host refuses SSH connections', async () => {
-    await setup({ sshPort: await closedPort() });
+    await setup({ sshPort: await freePort() /* nothing listens there: every SSH attempt is refused, and retried */ });
     const { id, handle } = await start();
     await bootUpTo(handle, 'phonedHome');
     await waitForEvent(t.operations, id, (e) => e.kind === 'activity_failed' && e.message.includes('joinCluster'));

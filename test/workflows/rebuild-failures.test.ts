@@ -1,7 +1,6 @@
 // Real: Temporal dev server, worker with the real activities, SQLite, Fastify, sshd stand-in Proxmox node.
 // Each stage's timeout comes from the workflow's arguments: the stage under test gets a sub-second or one-second
 // timer, every other stage keeps shortTimeouts' minute, which no test here lasts.
-import { createServer } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities';
@@ -19,6 +18,7 @@ import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
 import { activitiesRun } from '../helpers/history';
 import { waitForEvent, waitForState } from '../helpers/wait-for';
+import { freePort } from '../setup/temporal-dev-server';
 
 const password = 'peer-root-pw-0c0c';
 let t: TestApp;
@@ -44,16 +44,6 @@ async function start() {
 
 const at = () => new Date().toISOString();
 
-/** A loopback port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 const installed = () => ({ at: at(), managementAddress: '127.0.0.1/8', sshHostKeys: { ed25519: node.hostKey }, machineId: 'm-1' });
 
 describe('rebuild stage timeouts', () => {
@@ -87,7 +77,7 @@ describe('rebuild stage timeouts', () => {
   it('fails at joining naming the join timeout when the host never accepts SSH connections', async () => {
     // A refused connection fails at once and the first retry (after 2 s) would end past the deadline, so the join
     // ends after one attempt; 2 s leaves that attempt time to run.
-    await setup({ join: '2s' }, await closedPort());
+    await setup({ join: '2s' }, await freePort() /* nothing listens there */);
     const { handle } = await start();
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
@@ -108,7 +98,7 @@ describe('rebuild stage timeouts', () => {
   });
 
   it('lets the operator delete a host whose failed rebuild is still cleaning up, and the cleanup still finishes', async () => {
-    await setup({ join: '2s' }, await closedPort());
+    await setup({ join: '2s' }, await freePort() /* nothing listens there */);
     const { id, handle } = await start();
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
