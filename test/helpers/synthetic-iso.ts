@@ -1,7 +1,8 @@
 // A small ISO laid out like Proxmox VE's installer, built with xorriso: /boot/linux26, a zstd /boot/initrd.img,
 // /.cd-info (the KEY='value' lines of pve-installer's own cd-info.test), /auto-installer-capable, and El Torito boot
 // images (BIOS from /boot/grub/i386-pc/eltorito.img, EFI from /efi.img) with a fixed volume UUID. Variants: without
-// the capability marker (an ISO before 8.2), another product, not Proxmox at all, a big sparse file inside.
+// the capability marker (an ISO before 8.2), another product, not Proxmox at all, a big sparse file inside, a real
+// kernel and initramfs (for booting it).
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
@@ -18,6 +19,8 @@ export interface SyntheticIsoOptions {
   uuid?: string; // 2025112012345600 (YYYYMMDDhhmmsscc, as xorriso's -volume_date uuid)
   initrdBytes?: number; // size of the uncompressed initrd (default 256 KiB)
   bigFileBytes?: number; // a sparse file this big at /pool/big.bin (for the benchmark)
+  kernel?: string; // path of a file to put at /boot/linux26 (default 64 KiB of random bytes after "MZ")
+  initrd?: string; // path of the uncompressed initrd to zstd-compress into /boot/initrd.img (default initrdBytes of filler)
 }
 
 export interface SyntheticIso {
@@ -37,10 +40,10 @@ export function buildSyntheticIso(dir: string, options: SyntheticIsoOptions = {}
   mkdirSync(join(tree, 'boot/grub/i386-pc'), { recursive: true });
   writeFileSync(join(tree, 'boot/grub/i386-pc/eltorito.img'), Buffer.alloc(2048, 0x90));
   writeFileSync(join(tree, 'efi.img'), Buffer.alloc(4096, 0xef));
-  const kernel = join(dir, 'linux26');
-  const initrd = join(dir, 'initrd.cpio');
-  writeFileSync(kernel, Buffer.concat([Buffer.from('MZ synthetic kernel '), randomBytes(64 * 1024)]));
-  writeInitrd(initrd, o.initrdBytes);
+  const kernel = o.kernel ?? join(dir, 'linux26');
+  const initrd = o.initrd ?? join(dir, 'initrd.cpio');
+  if (!o.kernel) writeFileSync(kernel, Buffer.concat([Buffer.from('MZ synthetic kernel '), randomBytes(64 * 1024)]));
+  if (!o.initrd) writeInitrd(initrd, o.initrdBytes);
   if (o.proxmox) {
     writeFileSync(join(tree, 'boot/linux26'), readFileSync(kernel));
     run('zstd', ['-q', '-3', '-T0', initrd, '-o', join(tree, 'boot/initrd.img')]);
