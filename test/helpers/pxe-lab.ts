@@ -66,15 +66,67 @@ export async function createPxeLab(): Promise<PxeLab> {
   };
 }
 
-/** Boots a QEMU VM on the lab's tap (software emulation), BIOS (SeaBIOS + iPXE ROM) or UEFI (OVMF's own PXE). */
-export function bootVm(lab: PxeLab, firmware: 'bios' | 'uefi', mac: string, varsFile: string): ChildProcess {
-  const common = ['-accel', 'tcg', '-nographic', '-nodefaults', '-serial', 'stdio', '-no-reboot', '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no'];
+/** A VM booted by bootVm: its QEMU process and what it printed on its serial port (QEMU's stdout). */
+export interface PxeVm {
+  process: ChildProcess;
+  /** Everything the serial port printed so far. */
+  serial(): string;
+  /** Resolves when the serial output matches `pattern`; rejects after `ms` or when QEMU exits first. */
+  waitForSerial(pattern: RegExp, ms: number): Promise<void>;
+  kill(): void;
+}
+
+/**
+ * Boots a QEMU VM on the lab's tap (software emulation), BIOS (SeaBIOS + iPXE ROM) or UEFI (OVMF's own PXE), with
+ * 512 MiB: enough for a distribution kernel, its initramfs and a small ISO loaded as a second initrd.
+ */
+export function bootVm(lab: PxeLab, firmware: 'bios' | 'uefi', mac: string, varsFile: string): PxeVm {
+  const common = ['-accel', 'tcg', '-m', '512', '-nographic', '-nodefaults', '-serial', 'stdio', '-no-reboot', '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no'];
   const args =
     firmware === 'bios'
-      ? ['-machine', 'pc', '-m', '256', ...common, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`, '-boot', 'n']
-      : ['-machine', 'q35', '-m', '512', ...common,
+      ? ['-machine', 'pc', ...common, '-device', `virtio-net-pci,netdev=n0,mac=${mac}`, '-boot', 'n']
+      : ['-machine', 'q35', ...common,
           '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${varsFile}`,
           // romfile= leaves the NIC without iPXE, so OVMF's own PXE boots and must chainload ipxe.efi over TFTP.
           '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=`];
-  return spawn('ip', ['netns', 'exec', lab.lan, 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', lab.lan, 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let serial = '';
+  let stderr = '';
+  let closed = false; // 'close', not 'exit': the last serial bytes (written just before power-off) are read by then
+  child.once('close', () => (closed = true));
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (serial += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const tail = () => `serial output (last 2000 characters):\n${serial.slice(-2000)}${stderr ? `\nqemu stderr:\n${stderr.slice(-1000)}` : ''}`;
+  return {
+    process: child,
+    serial: () => serial,
+    waitForSerial: (pattern, ms) =>
+      new Promise((resolveWait, reject) => {
+        const check = () => {
+          if (!pattern.test(serial)) return;
+          settle();
+          resolveWait();
+        };
+        const exited = () => {
+          settle();
+          reject(new Error(`QEMU exited (${child.exitCode ?? child.signalCode}) before its serial output matched ${pattern}; ${tail()}`));
+        };
+        const timer = setTimeout(() => {
+          settle();
+          reject(new Error(`no serial output matching ${pattern} within ${ms} ms; ${tail()}`));
+        }, ms);
+        const settle = () => {
+          clearTimeout(timer);
+          child.stdout!.off('data', check);
+          child.off('close', exited);
+        };
+        child.stdout!.on('data', check);
+        child.once('close', exited);
+        check();
+        if (closed && !pattern.test(serial)) exited();
+      }),
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
 }
