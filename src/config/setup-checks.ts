@@ -1,6 +1,8 @@
 // What a first rebuild needs, item by item: each with its state, the exact key, an example value and where to set it.
 // The Setup page and GET /api/setup show it; a rebuild is refused while a required item is missing.
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import { ipxeBuildOf, uefiInitrdProblem } from '../pxe/ipxe-build';
 import type { Config } from './load-config';
 
 export interface SetupItem {
@@ -20,6 +22,7 @@ export interface SetupFacts {
   images: string[]; // names of the complete boot images
   staleImages?: string[]; // those prepared for another answer URL or certificate (their installers cannot fetch an answer)
   clusterReachable: { ok: boolean; detail: string } | null; // null: no existing node to try
+  uefiIpxeProblem?: string | null; // with pxe.enabled: why UEFI hosts' iPXE cannot start the installer (null: it can)
 }
 
 /** Every setup item, in the order a new user works through them. */
@@ -111,6 +114,21 @@ export function setupItems(config: Readonly<Config>, facts: SetupFacts): SetupIt
       example: 'enabled: true, interface: eth0, subnet: 192.168.1.0/24',
       where: file,
     },
+    ...(config.pxe.enabled
+      ? [
+          {
+            id: 'uefi_ipxe',
+            label: 'an iPXE for UEFI hosts',
+            title: 'iPXE for UEFI hosts',
+            required: false,
+            ok: !facts.uefiIpxeProblem,
+            detail: facts.uefiIpxeProblem ?? `${join(config.pxe.tftpRoot, 'ipxe.efi')} hands UEFI kernels their initrds`,
+            key: 'pxe.tftp_root',
+            example: '/usr/lib/ipxe (Debian trixie\u2019s ipxe package)',
+            where: file,
+          },
+        ]
+      : []),
   ];
 }
 
@@ -123,7 +141,17 @@ export function missingForRebuild(items: readonly SetupItem[]): SetupItem[] {
 export async function checkSetup(config: Readonly<Config>, images: string[], timeoutMs = 2_000, staleImages: string[] = []): Promise<SetupItem[]> {
   const { existingNode, sshPort } = config.proxmox;
   const clusterReachable = existingNode ? await probeTcp(existingNode, sshPort, timeoutMs) : null;
-  return setupItems(config, { images, staleImages, clusterReachable });
+  return setupItems(config, { images, staleImages, clusterReachable, uefiIpxeProblem: config.pxe.enabled ? uefiIpxeProblem(config.pxe.tftpRoot) : null });
+}
+
+/** Why the ipxe.efi in `tftpRoot` cannot start the installer on UEFI hosts, or null. */
+export function uefiIpxeProblem(tftpRoot: string): string | null {
+  const file = join(tftpRoot, 'ipxe.efi');
+  try {
+    return uefiInitrdProblem(file, ipxeBuildOf(file));
+  } catch (err) {
+    return `${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+  }
 }
 
 function probeTcp(host: string, port: number, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/load-config';
+import { uefiIpxeProblem } from '../config/setup-checks';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import type { Logger } from '../logging';
 import { DnsmasqSupervisor, renderDnsmasqConfig, testDnsmasqConfig } from '../pxe/dnsmasq';
@@ -24,6 +25,8 @@ export async function startPxe(config: Readonly<Config>, allowList: PxeAllowList
       throw new Error(`${config.file}: pxe.tftp_root: ${config.pxe.tftpRoot} has no ${file} (install Debian's ipxe package or set pxe.tftp_root)`);
     }
   }
+  const uefi = uefiIpxeProblem(config.pxe.tftpRoot);
+  if (uefi) log.warn({ tftpRoot: config.pxe.tftpRoot }, `UEFI hosts cannot install: ${uefi}`);
   if (!existsSync(config.pxe.dnsmasqPath)) {
     throw new Error(`${config.file}: pxe.dnsmasq_path: ${config.pxe.dnsmasqPath} does not exist (install Debian's dnsmasq-base or set pxe.dnsmasq_path)`);
   }

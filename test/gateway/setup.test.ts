@@ -102,4 +102,16 @@ describe('setup', () => {
     expect(allStale.find((i) => i.id === 'boot_image')?.ok).toBe(false);
     expect(missingForRebuild(allStale).map((i) => i.label)).toContain('a boot image prepared for the answer URL and certificate of now (pve-9.1-1: prepare again on the Images page)');
   });
+
+  it('with PXE on, says whether the ipxe.efi UEFI hosts chainload can start the installer', async () => {
+    const tftp = resources.add(tempDir(), async (d) => d.remove());
+    const pxe = ['pxe:', '  enabled: true', '  interface: br0', '  subnet: 10.78.0.0/24', `  tftp_root: ${tftp.path}`];
+    writeFileSync(join(tftp.path, 'ipxe.efi'), Buffer.from('MZ\u0000iPXE\u00001.0.0+git-20190125.36a4c85-5.1\u0000', 'latin1'));
+    const old = (await checkSetup(configFile(pxe), [])).find((i) => i.id === 'uefi_ipxe');
+    expect(old).toMatchObject({ ok: false, required: false, key: 'pxe.tftp_root' });
+    expect(old?.detail).toContain(`${join(tftp.path, 'ipxe.efi')} is iPXE 1.0.0+git-20190125.36a4c85-5.1, which boots UEFI hosts\u2019 kernels without their initrd`);
+    writeFileSync(join(tftp.path, 'ipxe.efi'), Buffer.from('MZ\u0000iPXE\u00001.21.1+git20250501.dad20602+dfsg-1\u0000', 'latin1'));
+    expect((await checkSetup(configFile(pxe), [])).find((i) => i.id === 'uefi_ipxe')).toMatchObject({ ok: true, detail: `${join(tftp.path, 'ipxe.efi')} hands UEFI kernels their initrds` });
+    expect((await checkSetup(configFile([]), [])).some((i) => i.id === 'uefi_ipxe')).toBe(false); // PXE off: not ours to serve
+  });
 });
