@@ -26,6 +26,7 @@ export type PrepareImage = (o: {
   answerUrl: string;
   certFingerprint: string | null;
   token: string; // the answer token written into a 9.2+ ISO
+  sourceName: string; // the ISO's file name (from the URL or the upload), recorded in image.json
   onProgress: (p: PrepareProgress) => void;
   signal: AbortSignal;
 }) => Promise<unknown>;
@@ -143,7 +144,8 @@ export class ImageJobs {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ImageJobRefused('invalid_request', 'url must be http:// or https://', 'url');
     const name = this.checkName(o.name, decodeURIComponent(url.pathname));
     const sha256 = this.checkSha(o.sha256);
-    return this.run(name, o.url, sha256, async (file, job, signal) => {
+    const sourceName = decodeURIComponent(url.pathname).split('/').pop() || `${name}.iso`;
+    return this.run(name, o.url, sourceName, sha256, async (file, job, signal) => {
       const response = await this.fetchWithIdleTimeout(url, signal);
       const length = Number(response.headers.get('content-length'));
       job.bytesTotal = Number.isFinite(length) && length > 0 ? length : null;
@@ -161,7 +163,8 @@ export class ImageJobs {
     let uploaded!: () => void;
     let failed!: (err: unknown) => void;
     const stored = new Promise<void>((resolve, reject) => ((uploaded = resolve), (failed = reject)));
-    const job = this.run(name, `upload: ${o.fileName ?? name}`, sha256, async (file, j, signal) => {
+    const sourceName = o.fileName?.split('/').pop() || `${name}.iso`;
+    const job = this.run(name, `upload: ${o.fileName ?? name}`, sourceName, sha256, async (file, j, signal) => {
       j.bytesTotal = o.size ?? null;
       try {
         const digest = await this.receive(o.body, file, j, signal);
@@ -248,7 +251,7 @@ export class ImageJobs {
     return normal;
   }
 
-  private run(name: string, source: string, expectedSha: string | null, fetchSource: (file: string, job: ImageJob, signal: AbortSignal) => Promise<string>): ImageJob {
+  private run(name: string, source: string, sourceName: string, expectedSha: string | null, fetchSource: (file: string, job: ImageJob, signal: AbortSignal) => Promise<string>): ImageJob {
     const now = () => (this.deps.now ?? (() => new Date()))().toISOString();
     const job: ImageJob = { id: randomUUID(), name, source, state: 'downloading', step: 'downloading', bytesDone: 0, bytesTotal: null, sha256: null, error: null, startedAt: now(), finishedAt: null };
     const abort = new AbortController();
@@ -263,6 +266,7 @@ export class ImageJobs {
         this.changed(job, true);
         await this.deps.prepare({
           iso: file,
+          sourceName, // image.json records the ISO's own name, not the download's temporary one
           imagesDir: this.deps.imagesDir,
           name,
           answerUrl: this.deps.answerUrl(),

@@ -149,17 +149,13 @@ describe('images page', () => {
     expect(await row.getAttribute('data-stale')).toBe('no');
     expect(await row.locator('td').nth(0).textContent()).toBe('pve-9.1-1Proxmox VE 9.1-1');
     expect(await row.locator('code').textContent()).toBe(`${base}/api/boot/answer`);
-    expect(await row.locator('td').nth(2).locator('.muted').textContent()).toMatch(/\.iso$/); // see the it.todo below for which one
+    expect(await row.locator('td').nth(2).locator('.muted').textContent()).toBe('proxmox-ve_9.1-1.iso'); // the ISO's own name, not the download's
     expect(await page.locator('[id="job-pve-9.1-1"]').getAttribute('data-state')).toBe('ready');
     expect(await page.locator('[id="job-pve-9.1-1"] progress').count()).toBe(0);
     expect(await page.locator('#stale-banner').count()).toBe(0);
     await page.screenshot({ path: join(artifacts, 'images-ready.png'), fullPage: true });
     await page.close();
   }, 40_000);
-
-  // Product bug: ImageJobs.run (src/images/preparation-jobs.ts:264) prepares .downloads/<job id>.iso without a
-  // sourceName (PrepareImage has none), so image.json and this row record "<job id>.iso", not proxmox-ve_9.1-1.iso.
-  it.todo('shows the source file a downloaded image was prepared from (proxmox-ve_9.1-1.iso)');
 
   it('shows a bad SHA-256 next to its field, and a checksum mismatch as a failed job with its code', async () => {
     const page = await openLive(base, '/images');

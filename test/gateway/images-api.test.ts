@@ -147,10 +147,12 @@ describe('preparing for real', () => {
     expect(shown.image).toMatchObject({ name: 'pve-9.1-1', kernel_url: 'http://127.0.0.1:8080/images/pve-9.1-1/vmlinuz' });
     expect(readFileSync(join(t.images.dir, 'pve-9.1-1', 'vmlinuz'))).toEqual(readFileSync(iso.kernel));
     expect(readdirSync(join(t.images.dir, '.downloads'))).toEqual([]); // the source ISO is not kept
+    expect(shown.image.source).toEqual({ file: 'proxmox-ve_9.1-1.iso', size: iso.size, sha256: iso.sha256 }); // its own name, not the download's
 
     const upload = await t.app.inject({ method: 'POST', url: '/api/images?name=uploaded&filename=proxmox-ve_9.1-1.iso', headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
     expect(upload.statusCode).toBe(202);
     expect((await t.imageJobs.settled(upload.json().job.id))?.state).toBe('ready');
+    expect((await t.app.inject({ method: 'GET', url: '/api/images/uploaded' })).json().image.source.file).toBe('proxmox-ve_9.1-1.iso');
     const listed = (await t.app.inject({ method: 'GET', url: '/api/images' })).json();
     expect(listed.images.map((i: { name: string }) => i.name)).toEqual(['pve-9.1-1', 'uploaded']);
   }, 60_000);

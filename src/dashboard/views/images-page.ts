@@ -31,7 +31,7 @@ function renderImage(i: BootImage, inUse: readonly string[], stale: readonly str
   return html`<tr data-image="${i.name}" data-stale="${stale === null ? 'unknown' : stale.length > 0 ? 'yes' : 'no'}">
   <td><strong>${i.name}</strong>${m ? html`<br><span class="muted">${m.productLong ?? m.product} ${[m.release, m.isorelease].filter(Boolean).join('-')}</span>` : ''}</td>
   <td>${mb(total)}</td>
-  <td><time datetime="${when}">${when.slice(0, 16).replace('T', ' ')}</time>${m ? html`<br><span class="muted" title="SHA-256 of ${m.source.file}">${m.source.file}</span>` : ''}</td>
+  <td><time datetime="${when}">${when.slice(0, 16).replace('T', ' ')}</time>${m ? html`<br><span class="muted" title="SHA-256 ${m.source.sha256}">${m.source.file}</span>` : ''}</td>
   <td>${
     m
       ? html`<code>${m.answerUrl}</code>${m.certFingerprint ? html`<br><span class="muted">pins ${m.certFingerprint.slice(0, 23)}…</span>` : ''}${m.tokenSha256 ? html`<br><span class="muted">answer token</span>` : ''}`
