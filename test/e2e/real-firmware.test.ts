@@ -3,8 +3,17 @@
 // server plays the LAN router; the service runs in the LAN namespace with pxe.enabled, so its own supervised
 // dnsmasq answers as proxy-DHCP. The boot image is prepared by the service from an uploaded Proxmox-like ISO that
 // carries a real kernel (Debian's cloud kernel) and an initramfs whose /init reports on ttyS0 and powers off. Both
-// VMs must request /ipxe/<their MAC> and download the image's files as the script says; the BIOS one must run that
-// /init with the script's command line and the ISO as /proxmox.iso (for UEFI see the note above the cases).
+// VMs must request /ipxe/<their MAC>, download the image's files as the script says, and run that /init with the
+// script's command line and the ISO as /proxmox.iso.
+//
+// pxe.tftp_root is Debian trixie's ipxe package (helpers/ipxe-build.ts), not bookworm's 1.0.0+git-20190125 from
+// /usr/lib/ipxe: the script's kernel line names no initrd= (the installer copies kernel parameters into the installed
+// system), and on UEFI iPXE starts the kernel through its EFI stub, which the 2019 build hands no initrd at all: the
+// kernel finds no initramfs, never runs /init, and /proxmox.iso never exists (the previous version of this case
+// pinned that with a 20 s wait; not kept). Builds since 2023 (iPXE PR #895) serve every initrd, proxmox.iso as a
+// cpio entry of that name, on the Linux initrd device path, which kernels >= 5.7 load with no initrd= argument. An
+// install server on bookworm therefore needs a newer ipxe.efi for UEFI hosts. BIOS is unaffected: the ROM's bzImage
+// loader places the initrds itself.
 import { copyFileSync, chmodSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { bootKernel, parseInitReport, writeMarkerInitramfs } from '../helpers/boot-kernel';
+import { trixieIpxe, trixieIpxeDeb } from '../helpers/ipxe-build';
 import { bootVm, createPxeLab, type PxeLab } from '../helpers/pxe-lab';
 import { startService, stopService, type ServiceProcess } from '../helpers/service-process';
 import { buildSyntheticIso } from '../helpers/synthetic-iso';
@@ -27,6 +37,7 @@ const api = 'http://10.78.0.1:8080';
 const marker = `provisioning-e2e-init-${randomBytes(4).toString('hex')}`; // what the initramfs's /init prints
 let preparedIsoBytes: number;
 let preparedFiles: string[]; // the request paths of the prepared image's kernel, initrd and ISO
+let tftpRoot: string; // trixie's iPXE builds, as pxe.tftp_root
 
 /** Calls the service's API from inside the LAN namespace. */
 function call(method: string, path: string, body?: unknown, upload?: string): { status: number; json: Record<string, unknown> } {
@@ -76,13 +87,14 @@ beforeAll(async () => {
   const initramfs = join(dir.path, 'marker-initramfs.cpio');
   writeMarkerInitramfs(initramfs, kernel.busybox, marker);
   const iso = buildSyntheticIso(dir.path, { kernel: kernel.kernel, initrd: initramfs });
+  tftpRoot = await trixieIpxe();
   writeFileSync(join(dir.path, 'server-types.yaml'), readFileSync(resolve('deploy/server-types.example.yaml')));
   writeFileSync(
     join(dir.path, 'provisioning.yaml'),
     stringify({
       data_dir: './data',
       server: { listen: '0.0.0.0:8080', public_url: api },
-      pxe: { enabled: true, interface: 'br0', subnet: '10.78.0.0/24' },
+      pxe: { enabled: true, interface: 'br0', subnet: '10.78.0.0/24', tftp_root: tftpRoot },
       proxmox: { existing_node: '10.78.0.250', join_fingerprint: testFingerprint, join_password: 'lab-password' },
       credentials: { root_password_hash: testPasswordHash },
       temporal: { dev_server: { ui_port: 8233 } },
@@ -110,18 +122,11 @@ afterAll(async () => {
   dir?.remove();
 });
 
-// Debian bookworm's ipxe.efi (1.0.0+git-20190125) starts the kernel through its EFI stub, which loads an initrd only
-// when the command line names one (initrd=<file>); the product's script names none, so on UEFI the kernel gets no
-// initramfs and panics ("Unable to mount root fs"), and that iPXE cannot place /proxmox.iso at all. The UEFI case
-// therefore checks the downloads and pins the missing /init until the boot path changes.
 describe.each([
-  ['BIOS (SeaBIOS + iPXE option ROM)', 'bios', '52:54:00:12:34:56', 'pve-bios', true],
-  ['UEFI (OVMF PXE → TFTP ipxe.efi → iPXE)', 'uefi', '52:54:00:12:34:57', 'pve-uefi', false],
-] as const)('%s', (_name, firmware, mac, hostname, runsInit) => {
-  const title = runsInit
-    ? 'requests /ipxe/<its MAC> through our proxy-DHCP and runs the prepared image with the script\'s command line'
-    : 'requests /ipxe/<its MAC> through our proxy-DHCP and downloads the prepared image, whose kernel gets no initrd';
-  it(title, async () => {
+  ['BIOS (SeaBIOS + iPXE option ROM)', 'bios', '52:54:00:12:34:56', 'pve-bios'],
+  ['UEFI (OVMF PXE → TFTP trixie\'s ipxe.efi → iPXE)', 'uefi', '52:54:00:12:34:57', 'pve-uefi'],
+] as const)('%s', (_name, firmware, mac, hostname) => {
+  it('requests /ipxe/<its MAC> through our proxy-DHCP and runs the prepared image with the script\'s command line', async () => {
     const host = call('POST', '/api/hosts', { hostname, mac, server_type: 'minisforum-um790' });
     expect(host.status).toBe(201);
     const id = host.json.id as number;
@@ -136,17 +141,16 @@ describe.each([
       const hexhyp = mac.replace(/:/g, '-');
       await expect.poll(() => requested(), { timeout: 150_000, interval: 500 }).toContain(`/ipxe/${hexhyp}`);
       await expect.poll(() => requested(), { timeout: 60_000, interval: 500 }).toEqual(expect.arrayContaining(preparedFiles));
-      if (runsInit) {
-        await vm.waitForSerial(done, 60_000);
-        // The kernel ran /init from our gzip initrd with the script's command line, and the ISO is /proxmox.iso.
-        const report = parseInitReport(vm.serial(), marker);
-        expect(report.cmdline).toContain('proxmox-start-auto-installer');
-        expect(report.isoBytes).toBe(preparedIsoBytes);
-      } else {
-        // BIOS gets from the last download to the marker in about 3 s; 20 s is ample for the EFI stub.
-        const reached = await vm.waitForSerial(done, 20_000).then(() => true, () => false);
-        expect(reached, 'UEFI reached /init: ipxe.efi now hands the kernel its initrd; make this case expect the marker').toBe(false);
+      await vm.waitForSerial(done, 60_000);
+      if (firmware === 'uefi') {
+        // OVMF chainloaded trixie's ipxe.efi from pxe.tftp_root, and that iPXE ran the script.
+        expect(service.output.some((l) => l.includes(`sent ${join(tftpRoot, 'ipxe.efi')} to `))).toBe(true);
+        expect(vm.serial()).toContain(`iPXE ${trixieIpxeDeb.version}`); // the banner, colour escapes around it
       }
+      // The kernel ran /init from our gzip initrd with the script's command line, and the ISO is /proxmox.iso.
+      const report = parseInitReport(vm.serial(), marker);
+      expect(report.cmdline).toContain('proxmox-start-auto-installer');
+      expect(report.isoBytes).toBe(preparedIsoBytes);
       expect(call('GET', `/api/hosts/${id}`).json.state).toBe('pxe_booted');
     } finally {
       vm.kill();
