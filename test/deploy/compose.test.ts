@@ -83,7 +83,10 @@ describe('deploy/Dockerfile', () => {
   it('builds in two stages and ships production dependencies, dnsmasq and iPXE, as a non-root user with /data and a readiness health check', () => {
     expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
     expect(dockerfile).toContain('npm prune --omit=dev');
-    expect(dockerfile).toMatch(/apt-get install -y --no-install-recommends dnsmasq-base ipxe/);
+    expect(dockerfile).toMatch(/apt-get install -y --no-install-recommends dnsmasq-base /);
+    // iPXE new enough for UEFI hosts (bookworm's is not), pinned by checksum.
+    expect(dockerfile).toMatch(/^ADD --checksum=sha256:[0-9a-f]{64} \\\n\s+http:\/\/deb\.debian\.org\/debian\/pool\/main\/i\/ipxe\/ipxe_1\.21\.1\+git2025\d{4}\.\w+\+dfsg-\d+_all\.deb \/tmp\/ipxe\.deb$/m);
+    expect(dockerfile).toContain('dpkg -i /tmp/ipxe.deb');
     expect(dockerfile).toMatch(/^USER provisioning$/m);
     expect(dockerfile).toMatch(/^VOLUME \/data$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/readyz/m);
