@@ -17,6 +17,8 @@ import { startGatewayRole, type RunningHttp } from '../../src/service/gateway-ro
 import { openStorage, type Storage } from '../../src/service/storage';
 import { startTemporal } from '../../src/service/temporal';
 import { selfSignedFiles } from '../../src/service/tls';
+import { imageMetadataFile, imageMetadataJson } from '../../src/images/image-library';
+import { imageTokenSha256 } from '../../src/images/image-token';
 import { createWorker } from '../../src/temporal/worker';
 import { certificateFingerprint } from '../../src/tls/certificate';
 import { fetchAnswer, FingerprintMismatchError, installerRequest } from '../helpers/installer-client';
@@ -99,6 +101,17 @@ async function startService(dir: string, r: Resources = resources): Promise<Serv
     for (const host of storage.hosts.list()) await temporal.client.workflow.getHandle(rebuildWorkflowId(host.id)).terminate('test finished').catch(() => undefined);
     await h.close();
   });
+  // As prepareImage leaves a 9.2 image for this listener: its ISO carries imageToken, image.json its SHA-256.
+  writeFileSync(
+    join(config.images.dir, 'pve-9.2', imageMetadataFile),
+    imageMetadataJson({
+      product: 'pve', productLong: 'Proxmox VE', release: '9.2', isorelease: '1', isoUuid: null,
+      source: { file: 'proxmox-ve_9.2-1.iso', size: 1, sha256: '0'.repeat(64) }, preparedAt: new Date().toISOString(),
+      answerUrl: `${httpsUrl}/api/boot/answer`, certFingerprint: certificateFingerprint(readFileSync(selfSignedFiles(config.dataDir).cert)), tokenSha256: imageTokenSha256(imageToken),
+      files: { kernel: 'vmlinuz', initrd: 'initrd.img', iso: 'proxmox-ve_9.2-1-auto-from-http.iso' },
+    }),
+  );
+  storage.images.invalidate();
   return { storage, http, httpsUrl, dataDir: config.dataDir };
 }
 
@@ -127,6 +140,9 @@ describe('boot API over HTTPS', () => {
     const mac = 'b4:2e:99:ac:ad:b4';
     const id = await rebuildingHost(s, 'pve-ms-03', mac);
     // What a 9.2 installer posts: every NIC, MACs upper-case, its release, the image's Bearer token.
+    const systemInfo92 = { ...answerRequest(['58:47:ca:00:00:01', mac]), iso: { release: '9.2', isorelease: '1' } };
+    const wrongToken = await fetchAnswer(`${s.httpsUrl}/api/boot/answer`, systemInfo92, { fingerprint: served, imageToken: 'provisioning:not-the-image-token' });
+    expect([wrongToken.status, wrongToken.body]).toEqual([403, 'refused\n']);
     const res = await fetchAnswer(`${s.httpsUrl}/api/boot/answer`, { ...answerRequest(['58:47:ca:00:00:01', mac]), iso: { release: '9.2', isorelease: '1' } }, { fingerprint: served.replace(/:/g, '').toLowerCase(), imageToken });
     expect(res.status, res.body).toBe(200);
     expect(res.contentType).toBe('application/toml; charset=utf-8');
