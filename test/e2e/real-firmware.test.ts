@@ -14,7 +14,7 @@
 // cpio entry of that name, on the Linux initrd device path, which kernels >= 5.7 load with no initrd= argument. An
 // install server on bookworm therefore needs a newer ipxe.efi for UEFI hosts. BIOS is unaffected: the ROM's bzImage
 // loader places the initrds itself.
-import { copyFileSync, chmodSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -87,7 +87,12 @@ beforeAll(async () => {
   const initramfs = join(dir.path, 'marker-initramfs.cpio');
   writeMarkerInitramfs(initramfs, kernel.busybox, marker);
   const iso = buildSyntheticIso(dir.path, { kernel: kernel.kernel, initrd: initramfs });
-  tftpRoot = await trixieIpxe();
+  // dnsmasq serves TFTP as nobody: a copy in our world-readable folder, since the checkout (the cache's home) may sit
+  // under a private one (a clone in mktemp -d), where dnsmasq could not read it and would not start.
+  const cached = await trixieIpxe();
+  tftpRoot = join(dir.path, 'tftp');
+  mkdirSync(tftpRoot, { mode: 0o755 });
+  for (const f of readdirSync(cached).filter((n) => n.endsWith('.efi') || n.endsWith('.kpxe'))) copyFileSync(join(cached, f), join(tftpRoot, f));
   writeFileSync(join(dir.path, 'server-types.yaml'), readFileSync(resolve('deploy/server-types.example.yaml')));
   writeFileSync(
     join(dir.path, 'provisioning.yaml'),
