@@ -20,7 +20,7 @@ export interface SetupItem {
 /** The facts about the running service the checks need beyond the config. */
 export interface SetupFacts {
   images: string[]; // names of the complete boot images
-  staleImages?: string[]; // those prepared for another answer URL or certificate (their installers cannot fetch an answer)
+  unusableImages?: string[]; // those prepared for another answer URL or certificate (their installers cannot fetch an answer)
   clusterReachable: { ok: boolean; detail: string } | null; // null: no existing node to try
   uefiIpxeProblem?: string | null; // with pxe.enabled: why UEFI hosts' iPXE cannot start the installer (null: it can)
 }
@@ -29,7 +29,7 @@ export interface SetupFacts {
 export function setupItems(config: Readonly<Config>, facts: SetupFacts): SetupItem[] {
   const file = config.file;
   const p = config.proxmox;
-  const stale = facts.staleImages ?? [];
+  const stale = facts.unusableImages ?? [];
   const current = facts.images.filter((i) => !stale.includes(i));
   return [
     {
@@ -138,10 +138,10 @@ export function missingForRebuild(items: readonly SetupItem[]): SetupItem[] {
 }
 
 /** The setup items with the cluster member probed: a TCP connect to its SSH port, at most `timeoutMs`. */
-export async function checkSetup(config: Readonly<Config>, images: string[], timeoutMs = 2_000, staleImages: string[] = []): Promise<SetupItem[]> {
+export async function checkSetup(config: Readonly<Config>, images: string[], timeoutMs = 2_000, unusableImages: string[] = []): Promise<SetupItem[]> {
   const { existingNode, sshPort } = config.proxmox;
   const clusterReachable = existingNode ? await probeTcp(existingNode, sshPort, timeoutMs) : null;
-  return setupItems(config, { images, staleImages, clusterReachable, uefiIpxeProblem: config.pxe.enabled ? uefiIpxeProblem(config.pxe.tftpRoot) : null });
+  return setupItems(config, { images, unusableImages, clusterReachable, uefiIpxeProblem: config.pxe.enabled ? uefiIpxeProblem(config.pxe.tftpRoot) : null });
 }
 
 /** Why the ipxe.efi in `tftpRoot` cannot start the installer on UEFI hosts, or null. */

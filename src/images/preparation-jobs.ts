@@ -83,7 +83,8 @@ export interface ImageJobsDeps {
   imagesDir: string;
   prepare: PrepareImage;
   reprepare?: ReprepareImage;
-  answerUrl: () => string; // <public_url>/api/boot/answer, read when a job starts
+  answerUrl: () => string; // <public_url>/api/boot/answer (or the HTTPS one with server.tls), read when a job starts
+  plainAnswerUrl?: () => string; // <server.public_url>/api/boot/answer: answers with server.tls too
   certFingerprint: () => string | null; // the boot API's HTTPS certificate, when it has one
   imageExists: (name: string) => boolean;
   onPrepared?: () => void; // a new image is in place (the library forgets its cached listing)
@@ -181,7 +182,8 @@ export class ImageJobs {
 
   /** Where answers are served now: what a preparation started now writes into the ISO. */
   answerSettings(): AnswerSettings {
-    return { answerUrl: this.deps.answerUrl(), certFingerprint: this.deps.certFingerprint() };
+    const plain = this.deps.plainAnswerUrl?.();
+    return { answerUrl: this.deps.answerUrl(), certFingerprint: this.deps.certFingerprint(), ...(plain ? { plainAnswerUrl: plain } : {}) };
   }
 
   /** Starts preparing image `name` again for the answer URL and certificate of now; refuses while a job runs for it. */
@@ -197,7 +199,8 @@ export class ImageJobs {
         await reprepare({
           imagesDir: this.deps.imagesDir,
           name,
-          ...this.answerSettings(),
+          answerUrl: this.deps.answerUrl(),
+          certFingerprint: this.deps.certFingerprint(),
           signal: abort.signal,
           onProgress: (p) => {
             Object.assign(job, { step: p.step, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });

@@ -11,7 +11,7 @@ import { BootTokens } from '../gateway/boot-tokens';
 import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
-import { staleImages } from '../images/image-staleness';
+import { brokenImages } from '../images/image-staleness';
 import { prepareImage, reprepareImage } from '../images/iso-preparer';
 import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
@@ -74,7 +74,7 @@ export async function startGatewayRole(o: {
     // Before the app: the answer's URLs and prepared images carry the HTTPS certificate's fingerprint.
     const tls = config.server.tls ? await loadOrCreateTls(config, log.child({ component: 'tls' })) : null;
     const https = config.server.tls && tls ? { publicUrl: config.server.tls.publicUrl, certFingerprint: tls.fingerprint } : null;
-    const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
+    const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, plainAnswerUrl: () => `${config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
     closers.push(() => imageJobs.close());
     const app = await buildApp({
       imageJobs,
@@ -86,8 +86,8 @@ export async function startGatewayRole(o: {
       serverTypes,
       rebuilds: new RebuildClient(o.temporal.client, config.temporal.taskQueue, () => config.timeouts),
       apiToken: config.server.apiToken,
-      rebuildBlockers: () => missingForRebuild(setupItems(config, { images: images.list().map((i) => i.name), staleImages: staleImages(images.list(), imageJobs.answerSettings()), clusterReachable: null })).map((i) => i.label),
-      setup: () => checkSetup(config, images.list().map((i) => i.name), undefined, staleImages(images.list(), imageJobs.answerSettings())),
+      rebuildBlockers: () => missingForRebuild(setupItems(config, { images: images.list().map((i) => i.name), unusableImages: brokenImages(images.list(), imageJobs.answerSettings()), clusterReachable: null })).map((i) => i.label),
+      setup: () => checkSetup(config, images.list().map((i) => i.name), undefined, brokenImages(images.list(), imageJobs.answerSettings())),
       logger: log,
       readiness: o.readiness,
       tokens: new BootTokens(storage.secret),

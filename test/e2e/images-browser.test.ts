@@ -188,7 +188,7 @@ describe('images page', () => {
     t.images.invalidate();
     const page = await openLive(base, '/images');
     const banner = page.locator('#stale-banner');
-    expect(await banner.textContent()).toContain('Image pve-old was prepared for another answer URL or certificate: hosts booting it cannot fetch their answer file.');
+    expect(await banner.textContent()).toContain("Image pve-old was prepared for another answer URL or certificate than the boot API's now (the reasons are on its row): hosts booting it may not get their answer file, or get it unpinned.");
     const row = page.locator('tr[data-image="pve-old"]');
     expect(await row.getAttribute('data-stale')).toBe('yes');
     expect(await row.locator('.stale').textContent()).toBe(`Stale: its installer asks http://192.0.2.99:8080/api/boot/answer for the answer, but answers are now at ${base}/api/boot/answer.`);

@@ -219,7 +219,7 @@ describe('stale images', () => {
     expect(byName['by-hand']).toMatchObject({ prepared: false, stale: null, stale_reasons: [], answer_url: null });
     const ready = await t.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.json().warnings).toEqual({
-      images: 'boot image pve-9.2-1 was prepared for another answer URL or certificate; their installers cannot fetch an answer: prepare them again (the Images page, or POST /api/images/{name}/reprepare)',
+      images: "boot image pve-9.2-1 was prepared for another answer URL or certificate than the boot API's now: prepare it again (the Images page, or POST /api/images/{name}/reprepare)",
     });
 
     const page = (await t.app.inject({ method: 'GET', url: '/images' })).body;

@@ -62,7 +62,7 @@ export function renderImagesPage(o: { images: BootImage[]; jobs: ImageJob[]; inU
 a copy of the ISO that asks this service for its answer file. They live in <code>${o.directory}</code>.</p>
 ${
   staleNames.length > 0
-    ? html`<p class="stale-banner" role="alert" id="stale-banner">${staleNames.length === 1 ? html`Image <strong>${staleNames[0]}</strong> was` : html`Images <strong>${staleNames.join(', ')}</strong> were`} prepared for another answer URL or certificate: hosts booting ${staleNames.length === 1 ? 'it' : 'them'} cannot fetch their answer file.
+    ? html`<p class="stale-banner" role="alert" id="stale-banner">${staleNames.length === 1 ? html`Image <strong>${staleNames[0]}</strong> was` : html`Images <strong>${staleNames.join(', ')}</strong> were`} prepared for another answer URL or certificate than the boot API's now (the reasons are on ${staleNames.length === 1 ? 'its row' : 'their rows'}): hosts booting ${staleNames.length === 1 ? 'it' : 'them'} may not get their answer file, or get it unpinned.
 <button type="button" data-action="reprepare-stale" data-images="${staleNames.join(' ')}">Prepare ${staleNames.length === 1 ? 'it' : `all ${staleNames.length}`} again</button><span class="action-error" role="alert"></span></p>`
     : ''
 }

@@ -239,5 +239,5 @@ function checkPrepareBody(body: unknown): { url: string; sha256?: string; name?:
 export function staleImagesWarning(images: readonly BootImage[], now: AnswerSettings): string | null {
   const stale = staleImages(images, now);
   if (stale.length === 0) return null;
-  return `${stale.length === 1 ? `boot image ${stale[0]} was` : `boot images ${stale.join(', ')} were`} prepared for another answer URL or certificate; their installers cannot fetch an answer: prepare them again (the Images page, or POST /api/images/{name}/reprepare)`;
+  return `${stale.length === 1 ? `boot image ${stale[0]} was` : `boot images ${stale.join(', ')} were`} prepared for another answer URL or certificate than the boot API's now: prepare ${stale.length === 1 ? 'it' : 'them'} again (the Images page, or POST /api/images/{name}/reprepare)`;
 }
