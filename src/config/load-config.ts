@@ -56,6 +56,8 @@ export interface Config {
     maxParallelJoins: number; // 4: joins (and key removals) over SSH running at once; the rest wait their turn
     corosyncConf: string; // /etc/pve/corosync.conf on the new node: present once it is in a cluster
     authorizedKeysFiles: string[]; // where the rebuild key is removed from on the new node
+    apiToken: string; // USER@REALM!TOKENID=SECRET for the cluster API (secret); empty: the cluster is not checked
+    apiPort: number; // 8006: the cluster API's port on the members
   };
   credentials: { rootPasswordHash: string };
   infrastructure: { baseUrl: string; serverTypeMap: Readonly<Record<string, string>> };
@@ -79,6 +81,7 @@ export interface Config {
 export const configEnv = {
   apiToken: 'PROVISIONING_API_TOKEN',
   joinPassword: 'PROVISIONING_JOIN_PASSWORD',
+  proxmoxApiToken: 'PROVISIONING_PROXMOX_API_TOKEN',
   keyEncryptionKey: 'PROVISIONING_KEY_ENCRYPTION_KEY',
   temporalCli: 'TEMPORAL_CLI',
   temporalAddress: 'PROVISIONING_TEMPORAL_ADDRESS',
@@ -148,6 +151,12 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   const absolute = (v: string) => (v.startsWith('/') ? null : `expected an absolute path on the node, got ${JSON.stringify(v)}`);
   const corosyncConf = proxmox.string('corosync_conf', '/etc/pve/corosync.conf', absolute);
   const authorizedKeysFiles = proxmox.stringList('authorized_keys_files', ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'], absolute);
+  const proxmoxApiToken = proxmox.secret('api_token', env[configEnv.proxmoxApiToken]);
+  if (proxmoxApiToken !== '' && !/^[^\s@!=]+@[^\s@!=]+![A-Za-z][\w.-]*=\S+$/.test(proxmoxApiToken)) {
+    // The value is a secret: the problem names its shape, never the value.
+    proxmox.problem('api_token', 'expected USER@REALM!TOKENID=SECRET (from Datacenter > Permissions > API Tokens, e.g. provisioning@pve!audit=<uuid>)');
+  }
+  const apiPort = proxmox.integer('api_port', 8006, 1, 65535);
   proxmox.rejectUnknown();
 
   const credentials = root.section('credentials');
@@ -243,7 +252,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     dataDir,
     server: { listen, publicUrl, apiToken, tls },
     pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet, dnsmasqPath, tftpRoot },
-    proxmox: { existingNode, joinFingerprint, joinPassword, sshPort, maxParallelJoins, corosyncConf, authorizedKeysFiles },
+    proxmox: { existingNode, joinFingerprint, joinPassword, sshPort, maxParallelJoins, corosyncConf, authorizedKeysFiles, apiToken: proxmoxApiToken, apiPort },
     credentials: { rootPasswordHash },
     infrastructure: { baseUrl: infraBaseUrl, serverTypeMap },
     database: { path: databasePath },

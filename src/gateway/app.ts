@@ -24,6 +24,7 @@ export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps, Im
   apiToken: string;
   logger: Logger;
   readiness?: Readonly<Record<string, ReadinessCheck>>; // /readyz checks; none → always ready
+  clusterCheck?: () => Promise<string | null>; // with proxmox.api_token: what is wrong with the cluster (a /readyz warning)
   version?: string;
 }
 
@@ -40,7 +41,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  await app.register(healthRoutes(deps.readiness ?? {}, { images: () => staleImagesWarning(deps.images.list(), deps.imageJobs.answerSettings()) }));
+  await app.register(healthRoutes(deps.readiness ?? {}, { images: () => staleImagesWarning(deps.images.list(), deps.imageJobs.answerSettings()), ...(deps.clusterCheck ? { cluster: deps.clusterCheck } : {}) }));
 
   await app.register(swagger, {
     openapi: {

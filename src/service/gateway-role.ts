@@ -12,6 +12,7 @@ import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
 import { brokenImages } from '../images/image-staleness';
+import { clusterProblem, ProxmoxApi } from '../proxmox/api-client';
 import { prepareImage, reprepareImage } from '../images/iso-preparer';
 import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
@@ -74,6 +75,11 @@ export async function startGatewayRole(o: {
     // Before the app: the answer's URLs and prepared images carry the HTTPS certificate's fingerprint.
     const tls = config.server.tls ? await loadOrCreateTls(config, log.child({ component: 'tls' })) : null;
     const https = config.server.tls && tls ? { publicUrl: config.server.tls.publicUrl, certFingerprint: tls.fingerprint } : null;
+    const cluster = clusterApi(config);
+    if (cluster) {
+      // Not awaited: a slow or unreachable member must not hold up the start; the log and /readyz say what it found.
+      void clusterProblem(cluster).then((problem) => (problem ? log.warn({ member: cluster.address }, `cluster check: ${problem}`) : log.info({ member: cluster.address }, 'cluster check: the member answers with the pinned certificate and its cluster is quorate')));
+    }
     const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, plainAnswerUrl: () => `${config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
     closers.push(() => imageJobs.close());
     const app = await buildApp({
@@ -90,6 +96,7 @@ export async function startGatewayRole(o: {
       setup: () => checkSetup(config, images.list().map((i) => i.name), undefined, brokenImages(images.list(), imageJobs.answerSettings())),
       logger: log,
       readiness: o.readiness,
+      ...(cluster ? { clusterCheck: () => clusterProblem(cluster) } : {}),
       tokens: new BootTokens(storage.secret),
       publicUrl: config.server.publicUrl,
       https,
@@ -126,3 +133,10 @@ function watchServerTypes(file: string, log: Logger): ServerTypeRegistry {
 }
 
 /** Settings a rebuild cannot succeed without, named as in provisioning.yaml. */
+
+/** The cluster API of proxmox.existing_node, when a token is configured (else the cluster is not checked). */
+function clusterApi(config: Readonly<Config>): ProxmoxApi | null {
+  const p = config.proxmox;
+  if (!p.apiToken || !p.existingNode || !p.joinFingerprint) return null;
+  return new ProxmoxApi({ host: p.existingNode, port: p.apiPort, fingerprint: p.joinFingerprint, apiToken: p.apiToken, rootPassword: p.joinPassword || null, timeoutMs: 5_000 });
+}

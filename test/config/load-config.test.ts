@@ -33,7 +33,7 @@ describe('parseConfig', () => {
     });
     expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
-    expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22, maxParallelJoins: 4, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
+    expect(config.proxmox).toEqual({ existingNode: '192.168.1.10', joinFingerprint: '', joinPassword: '', sshPort: 22, maxParallelJoins: 4, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'], apiToken: '', apiPort: 8006 });
     expect(config.credentials).toEqual({ rootPasswordHash: '' });
     expect(config.infrastructure).toEqual({
       baseUrl: '',
@@ -71,7 +71,7 @@ describe('parseConfig', () => {
     expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
     expect(config.images).toEqual({ dir: join(base, 'data', 'images') });
-    expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22, maxParallelJoins: 4, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'] });
+    expect(config.proxmox).toEqual({ existingNode: '', joinFingerprint: '', joinPassword: '', sshPort: 22, maxParallelJoins: 4, corosyncConf: '/etc/pve/corosync.conf', authorizedKeysFiles: ['/root/.ssh/authorized_keys', '/etc/pve/priv/authorized_keys'], apiToken: '', apiPort: 8006 });
     expect(config.infrastructure).toEqual({ baseUrl: '', serverTypeMap: {} });
     expect(config.database.path).toBe(join(base, 'data', 'provisioning.db'));
     expect(config.temporal).toEqual({
@@ -141,8 +141,10 @@ describe('parseConfig', () => {
       PROVISIONING_API_TOKEN: 'env-token',
       PROVISIONING_JOIN_PASSWORD: 'env-password',
       PROVISIONING_KEY_ENCRYPTION_KEY: key,
+      PROVISIONING_PROXMOX_API_TOKEN: 'provisioning@pve!audit=0c1b7a3e-5d9f-4e2a-9b1c-2f3e4d5c6b7a',
       TEMPORAL_CLI: '/opt/temporal',
     });
+    expect(config.proxmox.apiToken).toBe('provisioning@pve!audit=0c1b7a3e-5d9f-4e2a-9b1c-2f3e4d5c6b7a');
     expect(config.server.apiToken).toBe('env-token');
     expect(config.proxmox.joinPassword).toBe('env-password');
     expect(config.secrets.keyEncryptionKey).toBe(key);
@@ -291,6 +293,11 @@ describe('parseConfig', () => {
         'secrets.key_encryption_key',
         'secrets:\n  key_encryption_key: "abc"\n',
         'secrets.key_encryption_key: expected 64 hex digits (32 bytes, e.g. from `openssl rand -hex 32`), got a value that is not',
+      ],
+      [
+        'proxmox.api_token (not a token, and never echoed)',
+        'proxmox:\n  api_token: "hunter2"\n',
+        'proxmox.api_token: expected USER@REALM!TOKENID=SECRET (from Datacenter > Permissions > API Tokens, e.g. provisioning@pve!audit=<uuid>)',
       ],
       ['an unknown top-level key', 'data_dri: ./data\n', `data_dri: ${unknownKey}`],
       ['an unknown nested key (typo)', 'server:\n  public_ulr: "http://pxe.lan"\n', `server.public_ulr: ${unknownKey}`],

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 export type ReadinessCheck = () => Promise<string | null>;
 
 /** Something an operator should act on that does not make the service unready: null when there is nothing. */
-export type ReadinessWarning = () => string | null;
+export type ReadinessWarning = () => string | null | Promise<string | null>;
 
 /**
  * /healthz (the process answers) and /readyz (every check passes: 200, else 503 naming what is not ready; `warnings`
@@ -24,10 +24,16 @@ export function healthRoutes(checks: Readonly<Record<string, ReadinessCheck>>, w
         }),
       );
       const ready = results.every(([, r]) => r === 'ok');
-      const noted = Object.entries(warnings).flatMap(([name, warning]) => {
-        const text = warning();
-        return text === null ? [] : [[name, text] as const];
-      });
+      const noted = (
+        await Promise.all(
+          Object.entries(warnings).map(async ([name, warning]) => {
+            const text = await Promise.resolve()
+              .then(warning)
+              .catch((err: Error) => err.message);
+            return text === null ? [] : [[name, text] as const];
+          }),
+        )
+      ).flat();
       return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results), ...(noted.length > 0 ? { warnings: Object.fromEntries(noted) } : {}) });
     });
   };

@@ -1,0 +1,242 @@
+// The Proxmox VE cluster API of one member (proxmox-cluster.md §1): HTTPS to port 8006 with the member's certificate
+// pinned by its SHA-256 fingerprint (the same value `pvecm add --fingerprint` takes: proxmox.join_fingerprint), reads
+// with an API token, root-only writes with a root@pam ticket from the join password. The pin is checked on the TLS
+// handshake before any header (and so any token or password) is sent.
+import { createHash } from 'node:crypto';
+import { request } from 'node:https';
+import { connect, type TLSSocket } from 'node:tls';
+import { normalizeFingerprint } from '../tls/certificate';
+
+/** Where and how to reach a member. */
+export interface ProxmoxApiOptions {
+  host: string; // 192.168.1.10
+  port?: number; // 8006
+  fingerprint: string; // AB:CD:… (colons optional, any case)
+  apiToken?: string | null; // USER@REALM!TOKENID=SECRET, for reads
+  rootPassword?: string | null; // the root@pam password (the join password), for root-only writes
+  timeoutMs?: number; // per request, 15 000
+}
+
+export type ProxmoxApiErrorCode =
+  | 'unreachable' // no TCP/TLS connection (refused, timeout, DNS)
+  | 'fingerprint_mismatch' // the member's certificate is not the pinned one
+  | 'unauthorized' // 401: the token or the password is wrong
+  | 'forbidden' // 403: the token lacks a privilege, or the call is root-only
+  | 'not_in_cluster' // 424 of /cluster/config/join
+  | 'api_error'; // any other answer that is not 2xx
+
+/** A failed call: `message` names the member, the call and Proxmox's own reason. */
+export class ProxmoxApiError extends Error {
+  constructor(
+    readonly code: ProxmoxApiErrorCode,
+    message: string,
+    readonly status: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** One entry of GET /cluster/status. */
+export type ClusterStatusEntry =
+  | { type: 'cluster'; name: string; nodes: number; version: number; quorate: number }
+  | { type: 'node'; id: string; name: string; nodeid: number; ip?: string; local: number; online: number; level?: string };
+
+/** One entry of GET /cluster/config/nodes (the corosync nodelist). */
+export interface NodelistEntry {
+  node: string;
+  name: string;
+  nodeid: number | string;
+  quorum_votes: number | string;
+  ring0_addr?: string;
+}
+
+/** GET /cluster/config/join. */
+export interface JoinInfo {
+  nodelist: Array<{ name: string; nodeid: number | string; ring0_addr?: string; quorum_votes: number | string; pve_addr: string; pve_fp: string }>;
+  preferred_node: string;
+  config_digest?: string;
+}
+
+/** The cluster as an operator reads it. */
+export interface ClusterSummary {
+  name: string | null; // null: a standalone node, in no cluster
+  quorate: boolean;
+  votes: { online: number; total: number; needed: number };
+  members: Array<{ name: string; nodeid: number; ip: string | null; online: boolean; votes: number; local: boolean }>;
+}
+
+interface Ticket {
+  ticket: string;
+  csrf: string;
+  at: number;
+}
+
+const ticketLifetimeMs = 2 * 60 * 60 * 1000; // Proxmox tickets live 2 hours; renewed well before
+
+/** A client of one member's API. */
+export class ProxmoxApi {
+  private ticket: Ticket | null = null;
+
+  constructor(private readonly o: ProxmoxApiOptions) {}
+
+  /** `host:port` of the member. */
+  get address(): string {
+    return `${this.o.host}:${this.o.port ?? 8006}`;
+  }
+
+  /** GET /cluster/status. */
+  clusterStatus(): Promise<ClusterStatusEntry[]> {
+    return this.call('GET', '/cluster/status');
+  }
+
+  /** GET /cluster/config/nodes. */
+  clusterNodes(): Promise<NodelistEntry[]> {
+    return this.call('GET', '/cluster/config/nodes');
+  }
+
+  /** GET /cluster/config/join: the nodelist with each member's pve_addr and pve_fp (424 standalone: not_in_cluster). */
+  joinInfo(node?: string): Promise<JoinInfo> {
+    return this.call('GET', `/cluster/config/join${node ? `?node=${encodeURIComponent(node)}` : ''}`);
+  }
+
+  /** The cluster's name, members and quorum, from /cluster/status and /cluster/config/nodes (votequorum arithmetic). */
+  async cluster(): Promise<ClusterSummary> {
+    const status = await this.clusterStatus();
+    const entry = status.find((e): e is Extract<ClusterStatusEntry, { type: 'cluster' }> => e.type === 'cluster');
+    const nodes = status.filter((e): e is Extract<ClusterStatusEntry, { type: 'node' }> => e.type === 'node');
+    if (!entry) {
+      const members = nodes.map((n) => ({ name: n.name, nodeid: Number(n.nodeid), ip: n.ip ?? null, online: n.online === 1, votes: 1, local: n.local === 1 }));
+      return { name: null, quorate: true, votes: { online: 1, total: 1, needed: 1 }, members };
+    }
+    const votesOf = new Map((await this.clusterNodes()).map((n) => [n.name, Number(n.quorum_votes)]));
+    const members = nodes
+      .map((n) => ({ name: n.name, nodeid: Number(n.nodeid), ip: n.ip ?? null, online: n.online === 1, votes: votesOf.get(n.name) ?? 1, local: n.local === 1 }))
+      .sort((a, b) => a.nodeid - b.nodeid);
+    const total = members.reduce((sum, m) => sum + m.votes, 0);
+    const online = members.filter((m) => m.online).reduce((sum, m) => sum + m.votes, 0);
+    return { name: entry.name, quorate: entry.quorate === 1, votes: { online, total, needed: Math.floor(total / 2) + 1 }, members };
+  }
+
+  /** DELETE /cluster/config/nodes/{node}: root-only, with a root@pam ticket (= pvecm delnode). */
+  async deleteNode(node: string): Promise<void> {
+    await this.call('DELETE', `/cluster/config/nodes/${encodeURIComponent(node)}`, undefined, 'ticket');
+  }
+
+  /** POST /nodes/{node}/status command=reboot|shutdown (Sys.PowerMgmt). */
+  async nodeCommand(node: string, command: 'reboot' | 'shutdown'): Promise<void> {
+    await this.call('POST', `/nodes/${encodeURIComponent(node)}/status`, { command });
+  }
+
+  /** Calls `path` under /api2/json and returns its `data`; throws ProxmoxApiError naming the member and the reason. */
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, form?: Record<string, string>, auth: 'token' | 'ticket' = 'token'): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (auth === 'token') {
+      if (!this.o.apiToken) throw new ProxmoxApiError('unauthorized', `${method} ${path} on ${this.address}: no API token configured (proxmox.api_token)`);
+      headers.authorization = `PVEAPIToken=${this.o.apiToken}`;
+    } else {
+      const ticket = await this.rootTicket();
+      headers.cookie = `PVEAuthCookie=${ticket.ticket}`;
+      if (method !== 'GET') headers.csrfpreventiontoken = ticket.csrf;
+    }
+    const { status, statusMessage, body } = await this.send(method, path, headers, form);
+    if (status >= 200 && status < 300) return (JSON.parse(body || '{}') as { data: T }).data;
+    throw this.failure(method, path, status, statusMessage, body);
+  }
+
+  private async rootTicket(): Promise<Ticket> {
+    if (this.ticket && Date.now() - this.ticket.at < ticketLifetimeMs - 10 * 60 * 1000) return this.ticket;
+    if (!this.o.rootPassword) throw new ProxmoxApiError('unauthorized', `root-only call on ${this.address}: no root@pam password (proxmox.join_password)`);
+    const { status, statusMessage, body } = await this.send('POST', '/access/ticket', { accept: 'application/json' }, { username: 'root@pam', password: this.o.rootPassword });
+    if (status !== 200) throw this.failure('POST', '/access/ticket', status, statusMessage, body);
+    const data = (JSON.parse(body) as { data: { ticket: string; CSRFPreventionToken: string } }).data;
+    this.ticket = { ticket: data.ticket, csrf: data.CSRFPreventionToken, at: Date.now() };
+    return this.ticket;
+  }
+
+  private failure(method: string, path: string, status: number, statusMessage: string, body: string): ProxmoxApiError {
+    let reason = statusMessage;
+    try {
+      const parsed = JSON.parse(body) as { message?: string; errors?: Record<string, string> };
+      if (parsed.message) reason = parsed.message.trim();
+      if (parsed.errors) reason = `${reason}: ${Object.entries(parsed.errors).map(([k, v]) => `${k}: ${String(v).trim()}`).join('; ')}`;
+    } catch {
+      // not JSON: the status line says it
+    }
+    const code: ProxmoxApiErrorCode = status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : status === 424 ? 'not_in_cluster' : 'api_error';
+    return new ProxmoxApiError(code, `${method} ${path} on ${this.address} answered ${status}: ${reason}`, status);
+  }
+
+  /** One request over a fresh TLS connection whose leaf certificate has been checked against the pin. */
+  private async send(method: string, path: string, headers: Record<string, string>, form?: Record<string, string>): Promise<{ status: number; statusMessage: string; body: string }> {
+    const timeout = this.o.timeoutMs ?? 15_000;
+    const socket = await this.pinnedSocket(timeout);
+    const payload = form === undefined ? undefined : new URLSearchParams(form).toString();
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          method,
+          host: this.o.host,
+          port: this.o.port ?? 8006,
+          path: `/api2/json${path}`,
+          headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(payload)) }) },
+          createConnection: () => socket, // the socket whose certificate was checked against the pin
+          rejectUnauthorized: false,
+          timeout,
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => {
+            socket.destroy();
+            resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', body });
+          });
+          res.on('error', reject);
+        },
+      );
+      // Never another connection than the pinned one (it would not be checked: rejectUnauthorized is off).
+      req.on('socket', (used) => {
+        if (used !== socket) req.destroy(new Error('the request did not use the pinned TLS connection'));
+      });
+      req.on('timeout', () => req.destroy(new ProxmoxApiError('unreachable', `${method} ${path} on ${this.address}: no answer within ${timeout / 1000} s`)));
+      req.on('error', (err) => reject(err instanceof ProxmoxApiError ? err : new ProxmoxApiError('unreachable', `${method} ${path} on ${this.address}: ${err.message}`)));
+      req.end(payload);
+    });
+  }
+
+  private pinnedSocket(timeout: number): Promise<TLSSocket> {
+    const expected = normalizeFingerprint(this.o.fingerprint);
+    return new Promise((resolve, reject) => {
+      // No CA check: the cluster's certificates are self-signed; the pin replaces the CA, as pvecm's own client does.
+      const s = connect({ host: this.o.host, port: this.o.port ?? 8006, rejectUnauthorized: false, timeout }, () => {
+        const got = createHash('sha256').update(s.getPeerCertificate().raw).digest('hex').toUpperCase();
+        if (got !== expected) {
+          s.destroy();
+          const pretty = (hex: string) => hex.match(/../g)!.join(':');
+          reject(new ProxmoxApiError('fingerprint_mismatch', `${this.address} presents certificate ${pretty(got)}, not the configured ${pretty(expected)} (proxmox.join_fingerprint; read it with pvenode cert info on the member)`));
+          return;
+        }
+        s.setTimeout(0);
+        resolve(s);
+      });
+      s.once('timeout', () => s.destroy(new ProxmoxApiError('unreachable', `${this.address}: no TLS handshake within ${timeout / 1000} s`)));
+      s.once('error', (err) => reject(err instanceof ProxmoxApiError ? err : new ProxmoxApiError('unreachable', `${this.address}: ${err.message}`)));
+    });
+  }
+}
+
+/**
+ * What /readyz and the start-up log say about the cluster (null: all is well): the member answers, its certificate is
+ * the pinned one, it is in a cluster, and the cluster is quorate.
+ */
+export async function clusterProblem(api: ProxmoxApi): Promise<string | null> {
+  try {
+    const cluster = await api.cluster();
+    if (cluster.name === null) return `${api.address} is a standalone node, in no cluster: create the cluster first with pvecm create on it`;
+    if (!cluster.quorate) return `cluster ${cluster.name} is not quorate: ${cluster.votes.online} of ${cluster.votes.total} votes online, ${cluster.votes.needed} needed`;
+    return null;
+  } catch (err) {
+    if (err instanceof ProxmoxApiError) return err.message;
+    throw err;
+  }
+}
