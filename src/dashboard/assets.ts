@@ -36,6 +36,7 @@ dt { color:var(--muted); } dd { margin:0; overflow-wrap:anywhere; }
 table.images { width:100%; border-collapse:collapse; background:var(--card); } table.images td, table.images th { text-align:left; padding:.4rem .6rem; border-bottom:1px solid var(--line); }
 .setup { list-style:none; padding:0; display:grid; gap:.5rem; } .setup-item { display:flex; gap:.7rem; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.6rem .8rem; } .setup-item p { margin:.2rem 0 0; }
 .setup-item.ok .mark { color:var(--ok); } .setup-item.missing { border-color:var(--bad); } .setup-item.missing .mark { color:var(--bad); } .setup-item .mark { font-weight:700; font-size:1.2rem; } .muted { color:var(--muted); }
+.cluster { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.5rem .8rem; margin-bottom:.8rem; } .cluster.missing { border-color:var(--bad); } .cluster .member.online { color:var(--ok); } .cluster .member.offline { color:var(--bad); } .cluster-problem { color:var(--bad); margin:.3rem 0 0; }
 .stale { color:var(--bad); margin:.3rem 0 0; } .stale-banner { border:1px solid var(--bad); border-radius:10px; padding:.6rem .8rem; background:var(--card); } .form-done a { margin-left:.2rem; }
 .setup-summary.ok { color:var(--ok); font-weight:600; } .setup-summary.missing { color:var(--bad); font-weight:600; } .nav { display:flex; gap:.8rem; }
 .register { margin-top:1.5rem; } .register form { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; }

@@ -15,6 +15,8 @@ import { imageFileRoutes } from './routes/image-files';
 import { imageRoutes, type ImageRoutesDeps } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
 import { setupRoutes, type SetupRoutesDeps } from './routes/setup';
+import { clusterRoutes } from './routes/cluster';
+import type { ClusterSnapshot } from '../proxmox/cluster-monitor';
 import { ErrorSchema } from './schemas/common';
 
 /** What the gateway needs: what each of its routes declares, and more. The gateway role builds it; tests pass real stores on temp files. */
@@ -24,7 +26,7 @@ export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps, Im
   apiToken: string;
   logger: Logger;
   readiness?: Readonly<Record<string, ReadinessCheck>>; // /readyz checks; none → always ready
-  clusterCheck?: () => Promise<string | null>; // with proxmox.api_token: what is wrong with the cluster (a /readyz warning)
+  clusterSnapshot?: () => ClusterSnapshot; // with proxmox.api_token: the cluster as last checked (a /readyz warning when wrong)
   version?: string;
 }
 
@@ -41,7 +43,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  await app.register(healthRoutes(deps.readiness ?? {}, { images: () => staleImagesWarning(deps.images.list(), deps.imageJobs.answerSettings()), ...(deps.clusterCheck ? { cluster: deps.clusterCheck } : {}) }));
+  await app.register(healthRoutes(deps.readiness ?? {}, { images: () => staleImagesWarning(deps.images.list(), deps.imageJobs.answerSettings()), ...(deps.clusterSnapshot ? { cluster: () => deps.clusterSnapshot!().problem } : {}) }));
 
   await app.register(swagger, {
     openapi: {
@@ -60,6 +62,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     await operator.register(serverTypeRoutes(deps));
     await operator.register(imageRoutes(deps));
     await operator.register(setupRoutes(deps));
+    await operator.register(clusterRoutes(deps));
   });
 
   // The dashboard: pages, SSE, static assets. Streams end before the server closes, or close() would wait on them.

@@ -231,12 +231,16 @@ export class ProxmoxApi {
  */
 export async function clusterProblem(api: ProxmoxApi): Promise<string | null> {
   try {
-    const cluster = await api.cluster();
-    if (cluster.name === null) return `${api.address} is a standalone node, in no cluster: create the cluster first with pvecm create on it`;
-    if (!cluster.quorate) return `cluster ${cluster.name} is not quorate: ${cluster.votes.online} of ${cluster.votes.total} votes online, ${cluster.votes.needed} needed`;
-    return null;
+    return problemOf(api.address, await api.cluster());
   } catch (err) {
     if (err instanceof ProxmoxApiError) return err.message;
     throw err;
   }
+}
+
+/** What is wrong with `cluster` as `address` reported it, or null. */
+export function problemOf(address: string, cluster: ClusterSummary): string | null {
+  if (cluster.name === null) return `${address} is a standalone node, in no cluster: create the cluster first with pvecm create on it`;
+  if (!cluster.quorate) return `cluster ${cluster.name} is not quorate: ${cluster.votes.online} of ${cluster.votes.total} votes online, ${cluster.votes.needed} needed`;
+  return null;
 }

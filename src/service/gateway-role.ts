@@ -12,7 +12,8 @@ import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
 import { brokenImages } from '../images/image-staleness';
-import { clusterProblem, ProxmoxApi } from '../proxmox/api-client';
+import { ProxmoxApi } from '../proxmox/api-client';
+import { ClusterMonitor } from '../proxmox/cluster-monitor';
 import { prepareImage, reprepareImage } from '../images/iso-preparer';
 import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
@@ -75,10 +76,12 @@ export async function startGatewayRole(o: {
     // Before the app: the answer's URLs and prepared images carry the HTTPS certificate's fingerprint.
     const tls = config.server.tls ? await loadOrCreateTls(config, log.child({ component: 'tls' })) : null;
     const https = config.server.tls && tls ? { publicUrl: config.server.tls.publicUrl, certFingerprint: tls.fingerprint } : null;
-    const cluster = clusterApi(config);
+    const api = clusterApi(config);
+    // Checked at once and every 15 s, not awaited: a slow or unreachable member must not hold up the start.
+    const cluster = api ? new ClusterMonitor(api, log.child({ component: 'cluster' })) : null;
     if (cluster) {
-      // Not awaited: a slow or unreachable member must not hold up the start; the log and /readyz say what it found.
-      void clusterProblem(cluster).then((problem) => (problem ? log.warn({ member: cluster.address }, `cluster check: ${problem}`) : log.info({ member: cluster.address }, 'cluster check: the member answers with the pinned certificate and its cluster is quorate')));
+      cluster.start();
+      closers.push(() => cluster.stop());
     }
     const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, plainAnswerUrl: () => `${config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
     closers.push(() => imageJobs.close());
@@ -96,7 +99,7 @@ export async function startGatewayRole(o: {
       setup: () => checkSetup(config, images.list().map((i) => i.name), undefined, brokenImages(images.list(), imageJobs.answerSettings())),
       logger: log,
       readiness: o.readiness,
-      ...(cluster ? { clusterCheck: () => clusterProblem(cluster) } : {}),
+      ...(cluster ? { clusterSnapshot: () => cluster.snapshot() } : {}),
       tokens: new BootTokens(storage.secret),
       publicUrl: config.server.publicUrl,
       https,

@@ -30,6 +30,7 @@ import type { RebuildTimeouts } from '../../src/domain/rebuild';
 import { tempDir } from './temp-dir';
 import { testNamespace } from '../setup/temporal-dev-server';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { ClusterSnapshot } from '../../src/proxmox/cluster-monitor';
 
 export const testServerTypes = `
 server_types:
@@ -87,6 +88,7 @@ export async function buildTestApp(
     publicUrl?: string;
     logger?: Logger;
     hubOptions?: EventHubOptions;
+    clusterSnapshot?: () => ClusterSnapshot;
   } = {},
 ): Promise<TestApp> {
   const dir = tempDir();
@@ -133,6 +135,7 @@ export async function buildTestApp(
     hub,
     sessions: new DashboardSessions(options.apiToken ?? '', keyEncryptionKey),
     temporalUi: { uiUrl: 'http://127.0.0.1:8233', namespace },
+    ...(options.clusterSnapshot ? { clusterSnapshot: options.clusterSnapshot } : {}),
   });
   await app.ready();
   return {

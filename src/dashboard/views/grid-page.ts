@@ -1,15 +1,17 @@
 import type { ServerType } from '../../config/server-types';
 import { hostStates, type HostState } from '../../domain/host-state-machine';
-import { html } from '../html';
+import { html, type Html } from '../html';
 import { stateLabel, type TileModel } from '../view-models';
 import { renderTile } from './host-tile';
 import { layout } from './layout';
+import type { ClusterSnapshot } from '../../proxmox/cluster-monitor';
 
 /** The host grid at `/`: filter, register form and tiles; `filter` applies server-side too (JS off). */
-export function renderGridPage(o: { tiles: TileModel[]; serverTypes: ServerType[]; filter: { state: HostState | ''; q: string }; csrfToken?: string }): string {
+export function renderGridPage(o: { tiles: TileModel[]; serverTypes: ServerType[]; filter: { state: HostState | ''; q: string }; cluster?: ClusterSnapshot | null; csrfToken?: string }): string {
   const q = o.filter.q.toLowerCase();
   const shown = o.tiles.filter((t) => (!o.filter.state || t.state === o.filter.state) && (!q || `${t.hostname} ${t.mac}`.toLowerCase().includes(q)));
   const body = html`
+${o.cluster ? renderClusterStrip(o.cluster) : ''}
 <section class="toolbar" aria-label="Filter hosts">
   <form method="get" action="/" id="filter">
     <label>State <select name="state" id="filter-state">
@@ -40,4 +42,21 @@ ${shown.map(renderTile)}
   </form>
 </section>`;
   return layout({ title: 'Hosts', body, bodyAttrs: html`data-page="grid"`, csrfToken: o.csrfToken });
+}
+
+/** The cluster as last checked: name, quorum, members online; or what is wrong. */
+export function renderClusterStrip(s: ClusterSnapshot): Html {
+  const c = s.cluster;
+  const ok = s.problem === null && c !== null;
+  return html`<section class="cluster ${ok ? 'ok' : 'missing'}" id="cluster" aria-label="Proxmox cluster" data-quorate="${c?.quorate ? 'yes' : 'no'}">
+  ${
+    c && c.name !== null
+      ? html`Cluster <strong>${c.name}</strong>: ${c.quorate ? 'quorate' : html`<strong>not quorate</strong>`} (${c.votes.online} of ${c.votes.total} votes, ${c.votes.needed} needed)
+  <span class="members">${c.members.map((m) => html`<span class="member ${m.online ? 'online' : 'offline'}" data-member="${m.name}" title="${m.ip ?? ''}">${m.online ? '●' : '○'} ${m.name}</span> `)}</span>`
+      : s.checkedAt === null
+        ? html`Cluster at ${s.member}: checking…`
+        : ''
+  }
+  ${s.problem ? html`<p class="cluster-problem" role="alert">${s.problem}</p>` : ''}
+</section>`;
 }

@@ -14,6 +14,7 @@ import { readCookie, sessionCookie, type DashboardSessions } from '../auth/dashb
 import type { OperationStore } from '../../store/operation-store';
 import type { ImageLibrary } from '../../images/image-library';
 import { staleReasons } from '../../images/image-staleness';
+import type { ClusterSnapshot } from '../../proxmox/cluster-monitor';
 import { rebuildsUsingImage } from '../../images/image-usage';
 import type { ImageJob, ImageJobs } from '../../images/preparation-jobs';
 import { renderImagesPage, renderJob } from '../../dashboard/views/images-page';
@@ -30,6 +31,7 @@ export interface DashboardDeps {
   imageJobs: ImageJobs;
   setup: () => Promise<SetupItem[]>;
   temporalUi: { uiUrl: string; namespace: string };
+  clusterSnapshot?: (() => ClusterSnapshot) | undefined; // with proxmox.api_token
 }
 
 const htmlType = 'text/html; charset=utf-8';
@@ -107,7 +109,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   async function gridPage(request: FastifyRequest<{ Querystring: { state?: string; q?: string } }>, reply: FastifyReply) {
     const state = request.query.state && isHostState(request.query.state) ? request.query.state : '';
     const tiles = deps.hosts.list().map((h) => tileModel(h, deps.operations));
-    return reply.type(htmlType).send(renderGridPage({ tiles, serverTypes: deps.serverTypes.list(), filter: { state, q: String(request.query.q ?? '').slice(0, 100) }, csrfToken: csrfToken(request) }));
+    return reply.type(htmlType).send(renderGridPage({ tiles, serverTypes: deps.serverTypes.list(), filter: { state, q: String(request.query.q ?? '').slice(0, 100) }, cluster: deps.clusterSnapshot?.() ?? null, csrfToken: csrfToken(request) }));
   }
 
   async function hostPage(request: FastifyRequest<{ Params: { id: string }; Querystring: { fragment?: string } }>, reply: FastifyReply) {
