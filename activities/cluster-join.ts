@@ -2,6 +2,8 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { rebuildRun } from './rebuild-run';
 import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
 import type { OperationStore } from '../src/store/operation-store';
+import type { ProxmoxApi } from '../src/proxmox/api-client';
+import { chooseJoinPeer, JoinPeerError, type JoinPeer } from '../src/proxmox/join-peer';
 import { AuthRefusedError, HostKeyMismatchError, SshSession, shellQuote, type CommandResult } from './ssh-session';
 
 /** Where things are on a Proxmox node; tests point these into the stand-in's temp dir. */
@@ -22,6 +24,8 @@ export interface JoinSettings {
   password: string; // root@pam of existingNode: secret
   sshPort: number; // 22
   layout: RemoteLayout;
+  // The cluster API (proxmox.api_token): the peer is then any online member other than the host, with its own pve_fp.
+  cluster?: Pick<ProxmoxApi, 'joinInfo' | 'cluster' | 'address'> | null;
 }
 
 /** What joinCluster needs from the workflow: no secrets, only references. */
@@ -58,6 +62,19 @@ export function joinFailureMessage(result: CommandResult): string {
   const errors = lines.filter((l) => failureMarkers.some((m) => m.test(l)) || l.startsWith('* '));
   const chosen = errors.length > 0 ? errors : lines.slice(-3);
   return chosen.join('; ') || `pvecm add exited with ${result.code} and printed nothing`;
+}
+
+/** The member to join through: chosen from the cluster with the API, else proxmox.existing_node as configured. */
+async function joinPeer(join: JoinSettings, hostname: string): Promise<JoinPeer> {
+  const configured = { address: join.existingNode, fingerprint: join.fingerprint };
+  if (!join.cluster) return { name: null, ...configured, why: 'proxmox.existing_node (no cluster API token)' };
+  try {
+    return await chooseJoinPeer(join.cluster, hostname, configured);
+  } catch (err) {
+    if (!(err instanceof JoinPeerError)) throw err;
+    if (err.retryable) throw new Error(err.message); // retried until timeouts.join
+    throw ApplicationFailure.nonRetryable(err.message, 'JoinRejected');
+  }
 }
 
 /** Returns the activity that joins the installed host to the cluster over SSH with the rebuild key. */
@@ -102,18 +119,20 @@ export function joinCluster(deps: { keys: RebuildKeyStore; operations: Operation
           record('join_skipped', `${input.hostname} is already a cluster member (${join.layout.corosyncConf} exists)`);
           return { alreadyMember: true };
         }
+        const peer = await joinPeer(join, input.hostname);
+        if (peer.name !== null) record('join_peer', `joining through ${peer.name} (${peer.address}): ${peer.why}`, { peer: peer.name, address: peer.address, fingerprint: peer.fingerprint });
         // The password goes to stdin, one line, no PTY (proxmox.md §6.2); never on the command line.
-        const command = `pvecm add ${shellQuote(join.existingNode)} --fingerprint ${shellQuote(join.fingerprint)}`;
-        log.info('running pvecm add', { hostId: input.hostId, address: input.address, existingNode: join.existingNode });
+        const command = `pvecm add ${shellQuote(peer.address)} --fingerprint ${shellQuote(peer.fingerprint)}`;
+        log.info('running pvecm add', { hostId: input.hostId, address: input.address, peer: peer.address });
         const result = await session.exec(command, `${join.password}\n`, signal);
         const output = { stdout: scrub(result.stdout, join.password), stderr: scrub(result.stderr, join.password), exitCode: result.code };
-        record('pvecm_output', `pvecm add ${join.existingNode} exited with ${result.code}`, output);
+        record('pvecm_output', `pvecm add ${peer.address} exited with ${result.code}`, output);
 
         // pvecm add exits 0 even when the join failed; judge by output plus a post-check (proxmox.md §6.3).
         const claimed = result.stdout.includes('successfully added node');
         const post = await session.exec(`test -e ${shellQuote(join.layout.corosyncConf)} && echo member || echo standalone`, undefined, signal);
         if (claimed && post.stdout.trim() === 'member') {
-          record('joined', `${input.hostname} joined the cluster via ${join.existingNode}`);
+          record('joined', `${input.hostname} joined the cluster via ${peer.name ?? peer.address}`);
           return { alreadyMember: false };
         }
         const message = scrub(joinFailureMessage(result), join.password);

@@ -10,6 +10,7 @@ import type { PxeAllowList } from '../store/pxe-allow-list';
 import type { RebuildKeyStore } from '../store/rebuild-key-store';
 import { createWorker, loadWorkflowBundle } from '../temporal/worker';
 import type { ReadinessCheck } from '../gateway/routes/health';
+import { ProxmoxApi } from '../proxmox/api-client';
 
 /** Routes the Temporal Core runtime's log lines into our logger. */
 function installTemporalRuntime(log: Logger): void {
@@ -63,6 +64,9 @@ export async function startWorkerRole(o: {
           password: config.proxmox.joinPassword,
           sshPort: config.proxmox.sshPort,
           layout: { corosyncConf: config.proxmox.corosyncConf, authorizedKeysFiles: [...config.proxmox.authorizedKeysFiles] },
+          cluster: config.proxmox.apiToken && config.proxmox.existingNode && config.proxmox.joinFingerprint
+            ? new ProxmoxApi({ host: config.proxmox.existingNode, port: config.proxmox.apiPort, fingerprint: config.proxmox.joinFingerprint, apiToken: config.proxmox.apiToken })
+            : null,
         },
         infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
       }),

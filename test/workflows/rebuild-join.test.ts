@@ -14,6 +14,8 @@ import { Resources } from '../helpers/release';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
 import { waitForState } from '../helpers/wait-for';
+import { ProxmoxApi } from '../../src/proxmox/api-client';
+import { auditorToken, startProxmoxApiStandIn } from '../helpers/proxmox-api-standin';
 
 const password = 'peer-root-pw-5e2a9c';
 let t: TestApp;
@@ -119,6 +121,38 @@ describe('rebuild cluster join', () => {
     expect(t.hosts.get(id).state).toBe('failed');
     expect(node.authorizedKeys()).not.toContain(publicKey);
     expect(t.keys.list()).toEqual([]);
+  });
+});
+
+describe('rebuild joining through a member chosen from the cluster (proxmox.api_token)', () => {
+  const cluster = async (layout: 'three-node' | 'standalone' = 'three-node') => {
+    const standIn = resources.add(await startProxmoxApiStandIn({ layout }), (s) => s.close());
+    const api = new ProxmoxApi({ host: '127.0.0.1', port: standIn.port, fingerprint: standIn.fingerprint, apiToken: `${auditorToken.id}=${auditorToken.secret}` });
+    return { standIn, api };
+  };
+
+  it('joins through another online member with that member\'s fingerprint when existing_node is offline', async () => {
+    const { standIn, api } = await cluster(); // the API is pve1's (the local node of the stand-in)
+    await setUp(undefined, { existingNode: '192.0.2.13', cluster: api });
+    standIn.cluster.setOnline('pve3', false);
+    const { handle, operationId } = await driveToFirstBoot();
+    expect((await handle.result()).state).toBe('ready');
+    const pve1 = standIn.cluster.nodes.find((n) => n.name === 'pve1')!;
+    expect(pve1.fingerprint).toBe(standIn.fingerprint);
+    expect(node.pvecmArgs()).toEqual([`add 192.0.2.11 --fingerprint ${pve1.fingerprint}`]);
+    const events = t.operations.events(operationId);
+    expect(events.find((e) => e.kind === 'join_peer')?.message).toBe('joining through pve1 (192.0.2.11): proxmox.existing_node 192.0.2.13 is offline or is the host being rebuilt; pve1 is an online member');
+    expect(events.find((e) => e.kind === 'joined')?.message).toBe('pve-ms-03 joined the cluster via pve1');
+  });
+
+  it('fails with join_rejected and sends no password when the member is standalone', async () => {
+    const { api } = await cluster('standalone');
+    await setUp(undefined, { cluster: api });
+    const { handle } = await driveToFirstBoot();
+    const result = await handle.result();
+    expect(result.failure).toMatchObject({ stage: 'joining', reason: 'join_rejected' });
+    expect(result.failure!.message).toBe(`${api.address} is a standalone node, in no cluster: create the cluster first with pvecm create on it`);
+    expect(node.pvecmArgs()).toEqual([]);
   });
 });
 
