@@ -112,6 +112,10 @@ export async function prepareImage(options: PrepareImageOptions): Promise<Prepar
   const notes: string[] = [];
   // Only a 9.2+ installer sends a token; an older one would not read it, so it is left out (and nothing checked).
   const token = input.token !== undefined && !tokenSupported(cdInfo) ? undefined : input.token;
+  if (cdInfo.release !== null && compareReleases(cdInfo.release, '8.4') < 0) {
+    // proxmox.md §1.6: 8.2 reads snake_case keys only and has no hashed root password; 8.3 mixes the spellings.
+    notes.push(`${describe(cdInfo)} installs, but its installer rejects the answer files this service writes (kebab-case keys of Proxmox VE 8.4 and newer): use an 8.4 or newer ISO`);
+  }
   if (input.answerUrl.startsWith('https:') && input.certFingerprint === undefined) {
     notes.push('the answer URL is https without a certificate fingerprint: the installer then trusts only the system CAs, so a self-signed certificate fails');
   }

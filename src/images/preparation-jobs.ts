@@ -44,6 +44,7 @@ export interface ImageJob {
   bytesTotal: number | null;
   sha256: string | null; // of the source, once downloaded
   error: { code: string; message: string } | null;
+  notes: string[]; // what the operator should know about a prepared image (e.g. an ISO older than 8.4)
   startedAt: string;
   finishedAt: string | null;
 }
@@ -192,7 +193,7 @@ export class ImageJobs {
     if (!reprepare) throw new ImageJobRefused('not_configured', 'this gateway cannot prepare images again');
     if (this.running(name)) throw new ImageJobRefused('already_preparing', `image ${name} is being prepared already; wait for it`, 'name');
     const now = () => (this.deps.now ?? (() => new Date()))().toISOString();
-    const job: ImageJob = { id: randomUUID(), name, source: `re-preparation of ${name}`, state: 'preparing', step: 'inspect', bytesDone: 0, bytesTotal: null, sha256: null, error: null, startedAt: now(), finishedAt: null };
+    const job: ImageJob = { id: randomUUID(), name, source: `re-preparation of ${name}`, state: 'preparing', step: 'inspect', bytesDone: 0, bytesTotal: null, sha256: null, error: null, notes: [], startedAt: now(), finishedAt: null };
     const abort = new AbortController();
     const work = async () => {
       try {
@@ -256,7 +257,7 @@ export class ImageJobs {
 
   private run(name: string, source: string, sourceName: string, expectedSha: string | null, fetchSource: (file: string, job: ImageJob, signal: AbortSignal) => Promise<string>): ImageJob {
     const now = () => (this.deps.now ?? (() => new Date()))().toISOString();
-    const job: ImageJob = { id: randomUUID(), name, source, state: 'downloading', step: 'downloading', bytesDone: 0, bytesTotal: null, sha256: null, error: null, startedAt: now(), finishedAt: null };
+    const job: ImageJob = { id: randomUUID(), name, source, state: 'downloading', step: 'downloading', bytesDone: 0, bytesTotal: null, sha256: null, error: null, notes: [], startedAt: now(), finishedAt: null };
     const abort = new AbortController();
     const downloads = join(this.deps.imagesDir, '.downloads');
     const file = join(downloads, `${job.id}.iso`);
@@ -267,7 +268,7 @@ export class ImageJobs {
         if (expectedSha && job.sha256 !== expectedSha) throw new JobFailure('checksum_mismatch', `the ISO's SHA-256 is ${job.sha256}, not the ${expectedSha} given: a damaged or different download`);
         job.state = 'preparing';
         this.changed(job, true);
-        await this.deps.prepare({
+        const prepared = await this.deps.prepare({
           iso: file,
           sourceName, // image.json records the ISO's own name, not the download's temporary one
           imagesDir: this.deps.imagesDir,
@@ -281,7 +282,7 @@ export class ImageJobs {
             this.changed(job);
           },
         });
-        Object.assign(job, { state: 'ready', step: 'ready' });
+        Object.assign(job, { state: 'ready', step: 'ready', notes: (prepared as { notes?: string[] } | undefined)?.notes ?? [] });
         this.deps.onPrepared?.();
       } catch (err) {
         job.state = 'failed';

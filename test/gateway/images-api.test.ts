@@ -157,6 +157,17 @@ describe('preparing for real', () => {
     expect(listed.images.map((i: { name: string }) => i.name)).toEqual(['pve-9.1-1', 'uploaded']);
   }, 60_000);
 
+  it('prepares an 8.3 ISO and says in its job (API and page) that its installer rejects our answer files', async () => {
+    await setup();
+    const work = resources.add(tempDir(), async (d) => d.remove());
+    const iso = buildSyntheticIso(work.path, { release: '8.3', file: 'proxmox-ve_8.3-1.iso' });
+    const upload = await t.app.inject({ method: 'POST', url: '/api/images?filename=proxmox-ve_8.3-1.iso', headers: { 'content-type': 'application/octet-stream' }, payload: readFileSync(iso.path) });
+    const note = 'Proxmox VE 8.3-1 installs, but its installer rejects the answer files this service writes (kebab-case keys of Proxmox VE 8.4 and newer): use an 8.4 or newer ISO';
+    expect(await t.imageJobs.settled(upload.json().job.id)).toMatchObject({ state: 'ready', notes: [note] });
+    expect((await t.app.inject({ method: 'GET', url: '/api/images/pve-8.3-1' })).json().job.notes).toEqual([note]);
+    expect((await t.app.inject({ method: 'GET', url: '/images' })).body).toContain(`<p class="job-note">Note: ${note}</p>`);
+  }, 60_000);
+
   it('fails a non-Proxmox ISO with the preparer\u2019s own code and leaves no image', async () => {
     await setup();
     const work = resources.add(tempDir(), async (d) => d.remove());

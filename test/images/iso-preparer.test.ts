@@ -134,6 +134,16 @@ describe('prepareImage', () => {
     expect(image.notes).toEqual([]);
   });
 
+  it('prepares an 8.3 ISO but says its installer rejects our answer files (kebab-case keys of 8.4 and newer)', async () => {
+    const dir = imagesDir();
+    mkdirSync(join(scratch.path, 'pve83'));
+    const iso = buildSyntheticIso(join(scratch.path, 'pve83'), { file: 'proxmox-ve_8.3-1.iso', release: '8.3' });
+    const image = await prepareImage(options(iso, dir));
+    expect(image.name).toBe('pve-8.3-1');
+    expect(image.notes).toEqual(['Proxmox VE 8.3-1 installs, but its installer rejects the answer files this service writes (kebab-case keys of Proxmox VE 8.4 and newer): use an 8.4 or newer ISO']);
+    expect((await prepareImage(options(isos.pve91, dir))).notes).toEqual([]);
+  });
+
   it('uses the name it is given', async () => {
     const dir = imagesDir();
     const image = await prepareImage(options(isos.pve91, dir, { name: 'pve-lab' }));

@@ -17,6 +17,7 @@ export function renderJob(j: ImageJob): Html {
   <strong>${j.name}</strong> <span class="job-state">${j.state === 'failed' ? 'failed' : j.state === 'ready' ? 'ready' : j.step}</span>
   ${bar}
   ${j.error ? html`<p class="job-error" role="alert">${j.error.message} <code>${j.error.code}</code></p>` : ''}
+  ${j.notes.map((n) => html`<p class="job-note">Note: ${n}</p>`)}
   <span class="job-source">${j.source}</span>
 </li>`;
 }

@@ -34,6 +34,7 @@ const JobSchema = Type.Object({
   bytes_total: Type.Union([Type.Integer(), Type.Null()]),
   sha256: Type.Union([Type.String(), Type.Null()]),
   error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+  notes: Type.Array(Type.String()),
   started_at: Type.String(),
   finished_at: Type.Union([Type.String(), Type.Null()]),
 });
@@ -88,6 +89,7 @@ export function jobView(j: ImageJob) {
     bytes_total: j.bytesTotal,
     sha256: j.sha256,
     error: j.error,
+    notes: j.notes,
     started_at: j.startedAt,
     finished_at: j.finishedAt,
   };
