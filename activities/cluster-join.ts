@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { rebuildRun } from './rebuild-run';
 import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
-import type { OperationStore } from '../src/store/operation-store';
+import type { OperationEvent, OperationStore } from '../src/store/operation-store';
 import type { ProxmoxApi } from '../src/proxmox/api-client';
 import { chooseJoinPeer, JoinPeerError, type JoinPeer } from '../src/proxmox/join-peer';
 import { AuthRefusedError, HostKeyMismatchError, SshSession, shellQuote, type CommandResult } from './ssh-session';
@@ -64,6 +64,32 @@ export function joinFailureMessage(result: CommandResult): string {
   return chosen.join('; ') || `pvecm add exited with ${result.code} and printed nothing`;
 }
 
+const bare = (address: string) => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+
+/**
+ * Why the join must not send the password to `address` (the address the phone-home claims), or null: the installer's
+ * webhook and the first boot's phone-home, as the gateway observed their source addresses (the rebuild's state
+ * records), must both have come from it, and the answer file must have been served once for this rebuild.
+ */
+export function identityProblem(events: readonly OperationEvent[], address: string): string | null {
+  const served = events.filter((e) => e.kind === 'answer_served');
+  if (served.length > 1) {
+    const from = [...new Set(served.map((e) => String(e.details?.remoteAddress ?? 'unknown')))].join(', ');
+    return `the answer file was served ${served.length} times for this rebuild (to ${from}): only the one installer it was served to may join`;
+  }
+  const observed = (event: string) => {
+    const entry = events.filter((e) => e.kind === 'state' && e.details?.event === event).at(-1);
+    const remote = entry?.details?.remoteAddress;
+    return typeof remote === 'string' ? bare(remote) : undefined;
+  };
+  const phoneHome = observed('phonedHome');
+  if (phoneHome === undefined) return `the source address of the first boot's phone-home is not known, so ${address} cannot be tied to the machine that installed`;
+  if (phoneHome !== bare(address)) return `the join would connect to ${address}, the address the phone-home claims, but the phone-home came from ${phoneHome}`;
+  const webhook = observed('installed');
+  if (webhook !== undefined && webhook !== bare(address)) return `the join would connect to ${address}, but the installer's webhook came from ${webhook}`;
+  return null;
+}
+
 /** The member to join through: chosen from the cluster with the API, else proxmox.existing_node as configured. */
 async function joinPeer(join: JoinSettings, hostname: string): Promise<JoinPeer> {
   const configured = { address: join.existingNode, fingerprint: join.fingerprint };
@@ -118,6 +144,12 @@ export function joinCluster(deps: { keys: RebuildKeyStore; operations: Operation
         if (probe.stdout.trim() === 'member') {
           record('join_skipped', `${input.hostname} is already a cluster member (${join.layout.corosyncConf} exists)`);
           return { alreadyMember: true };
+        }
+        // pvecm add sends the cluster's root password to the node: only to the machine that installed (issue 16 item 5).
+        const identity = identityProblem(operationId === null ? [] : deps.operations.events(operationId), input.address);
+        if (identity) {
+          record('identity_mismatch', `no password sent: ${identity}`);
+          throw ApplicationFailure.nonRetryable(identity, 'IdentityMismatch');
         }
         const peer = await joinPeer(join, input.hostname);
         if (peer.name !== null) record('join_peer', `joining through ${peer.name} (${peer.address}): ${peer.why}`, { peer: peer.name, address: peer.address, fingerprint: peer.fingerprint });

@@ -23,6 +23,7 @@ import { findTemporalCli } from '../src/temporal/temporal-cli';
 import { searchAttributeKeys } from '../workflows/search-attributes';
 import { benchMac, freePort, machine, onSseBlocks, percentile, serviceNodeFlags, systemInfo, table } from './lib';
 import { hostAddress, startStandInNodes, type StandInNodes } from './standin-nodes';
+import { request as httpRequest } from 'node:http';
 
 const sizes = (process.argv[2] ?? '1,10,100,500').split(',').map(Number);
 const variants = (process.env.BENCH_VARIANTS ?? 'wal,plain').split(',') as Array<'wal' | 'plain'>;
@@ -224,6 +225,23 @@ async function post(url: string, body: unknown): Promise<Response> {
   return res;
 }
 
+/**
+ * POSTs JSON from the host's own loopback address, as a real host's installer and first boot would: the join checks
+ * the address it connects to against where the webhook and phone-home came from.
+ */
+async function postFrom(url: string, body: unknown, from: string): Promise<void> {
+  const payload = JSON.stringify(body);
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', localAddress: from, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+  if (status >= 300) throw new Error(`POST ${url.replace(/token=[^&]+/, 'token=…')} answered ${status}: ${text}`);
+}
+
 /** Releases all hosts into a stage together; `onRelease` runs as each wave starts (for CPU snapshots). */
 class StageBarrier {
   private expected: number;
@@ -272,7 +290,7 @@ class StageBarrier {
 
 async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, run: HostRun, barrier?: StageBarrier): Promise<void> {
   // One boot event: send, note the 2xx, wait for the state it leads to on the feed.
-  const step = async (state: HostState, send: () => Promise<Response>): Promise<Response> => {
+  const step = async <T>(state: HostState, send: () => Promise<T>): Promise<T> => {
     if (spreadMs > 0) await new Promise((r) => setTimeout(r, Math.random() * spreadMs));
     if (barrier) await barrier.arrive(state);
     const res = await send();
@@ -302,18 +320,18 @@ async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, ru
   };
   nodes.authorize(run.ip, answer.global['root-ssh-keys'][0]!); // the installer writes root-ssh-keys
   await step('installed', () =>
-    post(answer['post-installation-webhook'].url, {
+    postFrom(answer['post-installation-webhook'].url, {
       $schema: { version: '1.2' },
       product: { fullname: 'Proxmox VE', short: 'pve', version: '9.1.1' },
       'machine-id': `${run.id.toString(16).padStart(32, '0')}`,
       'network-interfaces': [{ name: 'enp2s0', mac: run.mac, address: `${run.ip}/8`, 'is-management': true }],
       'ssh-public-host-keys': { ed25519: nodes.hostKey },
-    }),
+    }, run.ip),
   );
   const script = await (await fetch(answer['first-boot'].url)).text();
   const phoneHome = /^URL='([^']+)'/m.exec(script)?.[1];
   if (!phoneHome) throw new Error('no phone-home URL in the first-boot script');
-  await step('first_boot', () => post(phoneHome, { ip: run.ip, hardware_id: `bench-${run.id}` }));
+  await step('first_boot', () => postFrom(phoneHome, { ip: run.ip, hardware_id: `bench-${run.id}` }, run.ip));
   if (barrier) await barrier.arrive('joining'); // the first_boot wave ends when every host is joining
   await feed.reached(run.id, 'ready');
   if (feed.state(run.id) !== 'ready') throw new Error(`ended ${feed.state(run.id)}`);

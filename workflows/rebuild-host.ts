@@ -9,6 +9,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -306,6 +307,10 @@ function joinFailure(err: unknown, timeout: string): unknown {
   }
   if (err.cause instanceof ApplicationFailure && err.cause.type === 'HostKeyMismatch') {
     return new RebuildFailed('host_key_mismatch', err.cause.message);
+  }
+  // Since identity checks: the address the join connects to is not the one the host's webhook and phone-home came from.
+  if (err.cause instanceof ApplicationFailure && err.cause.type === 'IdentityMismatch' && patched('identity-mismatch-reason')) {
+    return new RebuildFailed('identity_mismatch', err.cause.message);
   }
   return new RebuildFailed('join_rejected', failureText(err));
 }

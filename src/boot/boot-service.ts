@@ -226,6 +226,8 @@ export class BootService {
       return { kind: 'refused', status: 500, text: `provisioning: the answer file for ${host.hostname} is invalid: ${problems.join('; ')}\n` };
     }
     await this.deps.rebuilds.deliver(host.id, 'answerServed', { at: this.now().toISOString(), remoteAddress: req.remoteAddress });
+    // Each serving counts: the join sends the cluster password only when the answer went to one installer.
+    this.deps.operations.append({ hostId: host.id, operationId: operation.id, kind: 'answer_served', message: `answer file served to ${req.remoteAddress}`, details: { remoteAddress: req.remoteAddress } });
     req.log.info({ hostId: host.id, mac: host.mac, https: https !== null, webhookToken: bodyToken ? 'auth-token' : 'query' }, 'answer file served');
     return { kind: 'answer', toml: renderAnswerFile(input) };
   }

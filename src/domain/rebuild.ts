@@ -89,6 +89,7 @@ export const failureReasons = [
   'key_generation_failed',
   'join_rejected',
   'host_key_mismatch',
+  'identity_mismatch', // the join would send the password to an address the host's webhook or phone-home did not come from
   'infrastructure_failed',
   'terminated', // the run was terminated (operator, `temporal workflow terminate`); the janitor cleaned up
   'timed_out', // the run reached its run timeout; the janitor cleaned up

@@ -218,6 +218,8 @@ describe('BootService.answer', () => {
     expect(answer.global).toMatchObject({ fqdn: 'pve-ms-03.lab.example', 'root-ssh-keys': [publicKey] });
     expect(answer['post-installation-webhook']).toEqual({ url: `http://192.168.1.100:8080/api/hosts/${id}/installed?token=${token}` });
     expect(delivered.map((d) => [d.hostId, d.kind])).toEqual([[id, 'answerServed']]);
+    // Each serving is recorded with where it went: the join sends the password only after a single one.
+    expect(historyOf(id)).toContainEqual({ kind: 'answer_served', message: 'answer file served to 192.168.1.53' });
   });
 
   it('refuses with 404 when no registered host has any of the MACs', async () => {

@@ -76,7 +76,7 @@ describe('rebuild durability', () => {
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     await handle.signal(installedSignal, { at: at(), managementAddress: '127.0.0.1/8', sshHostKeys: { ed25519: node.hostKey }, machineId: 'm-9' });
-    await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: 'hw-9' });
+    await handle.signal(phonedHomeSignal, { at: at(), remoteAddress: '127.0.0.1', ip: '127.0.0.1', hardwareId: 'hw-9' });
     expect(t.hosts.get(id).state).toBe('installing'); // nothing moved while no worker ran
 
     await startWorkerProcess(settings);

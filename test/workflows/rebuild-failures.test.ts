@@ -82,7 +82,7 @@ describe('rebuild stage timeouts', () => {
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
     await handle.signal(installedSignal, installed());
-    await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: null });
+    await handle.signal(phonedHomeSignal, { at: at(), remoteAddress: '127.0.0.1', ip: '127.0.0.1', hardwareId: null });
     const result = await handle.result();
     expect(result.failure).toMatchObject({ stage: 'joining', reason: 'stage_timeout' });
     expect(result.failure!.message).toMatch(/^cluster join did not finish within 2s: cannot reach 127\.0\.0\.1:\d+ over SSH: /);
@@ -103,7 +103,7 @@ describe('rebuild stage timeouts', () => {
     await handle.signal(pxeBootedSignal, { at: at() });
     await handle.signal(answerServedSignal, { at: at() });
     await handle.signal(installedSignal, installed());
-    await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: null });
+    await handle.signal(phonedHomeSignal, { at: at(), remoteAddress: '127.0.0.1', ip: '127.0.0.1', hardwareId: null });
     await waitForState(t.operations, id, 'failed', 30_000);
     // The cleanup is now retrying the key removal against the unreachable host.
     expect((await t.app.inject({ method: 'DELETE', url: `/api/hosts/${id}` })).statusCode).toBe(204);

@@ -38,7 +38,7 @@ async function rebuildToResult(serverType = 'minisforum-ms-01') {
   await handle.signal(pxeBootedSignal, { at });
   await handle.signal(answerServedSignal, { at });
   await handle.signal(installedSignal, { at, managementAddress: '127.0.0.1/8', sshHostKeys: { ed25519: node.hostKey }, machineId: 'ab12' });
-  await handle.signal(phonedHomeSignal, { at, ip: '127.0.0.1', hardwareId: 'uuid-7' });
+  await handle.signal(phonedHomeSignal, { at, remoteAddress: '127.0.0.1', ip: '127.0.0.1', hardwareId: 'uuid-7' });
   return { id, result: await handle.result() };
 }
 

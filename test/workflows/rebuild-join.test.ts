@@ -32,7 +32,7 @@ const resources = new Resources();
 afterEach(() => resources.releaseAll());
 
 /** Registers and starts a rebuild, installs the rebuild key on the stand-in as the installer would, and drives the boot events. */
-async function driveToFirstBoot(hostKeys: Record<string, string> = { ed25519: node.hostKey }) {
+async function driveToFirstBoot(hostKeys: Record<string, string> = { ed25519: node.hostKey }, observed: { webhook?: string; phoneHome?: string; answers?: number } = {}) {
   const res = await t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-03', mac: 'aa:bb:cc:dd:ee:03', server_type: 'minisforum-ms-01' } });
   const id: number = res.json().id;
   const started = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
@@ -44,8 +44,10 @@ async function driveToFirstBoot(hostKeys: Record<string, string> = { ed25519: no
   const at = () => new Date().toISOString();
   await handle.signal(pxeBootedSignal, { at: at(), remoteAddress: '127.0.0.1' });
   await handle.signal(answerServedSignal, { at: at(), remoteAddress: '127.0.0.1' });
-  await handle.signal(installedSignal, { at: at(), managementAddress: '127.0.0.1/8', sshHostKeys: hostKeys, machineId: '3f2a0c9d8e7b6a5f4e3d2c1b0a998877' });
-  await handle.signal(phonedHomeSignal, { at: at(), ip: '127.0.0.1', hardwareId: '4c4c4544-0042-3510-8052-b4c04f4e3732' });
+  // What the boot service records each time it serves the answer file.
+  for (let i = 0; i < (observed.answers ?? 1); i++) t.operations.append({ hostId: id, operationId: started.json().operation_id, kind: 'answer_served', message: 'answer file served to 127.0.0.1', details: { remoteAddress: i === 0 ? '127.0.0.1' : '127.0.0.66' } });
+  await handle.signal(installedSignal, { at: at(), remoteAddress: observed.webhook ?? '127.0.0.1', managementAddress: '127.0.0.1/8', sshHostKeys: hostKeys, machineId: '3f2a0c9d8e7b6a5f4e3d2c1b0a998877' });
+  await handle.signal(phonedHomeSignal, { at: at(), remoteAddress: observed.phoneHome ?? '127.0.0.1', ip: '127.0.0.1', hardwareId: '4c4c4544-0042-3510-8052-b4c04f4e3732' });
   return { id, handle, publicKey: key.publicKey, operationId: started.json().operation_id as number };
 }
 
@@ -121,6 +123,29 @@ describe('rebuild cluster join', () => {
     expect(t.hosts.get(id).state).toBe('failed');
     expect(node.authorizedKeys()).not.toContain(publicKey);
     expect(t.keys.list()).toEqual([]);
+  });
+});
+
+describe('the join password goes only to the machine that installed', () => {
+  beforeEach(() => setUp());
+
+  it.each([
+    ['the phone-home came from another address than it claims', { phoneHome: '127.0.0.9' }, 'the join would connect to 127.0.0.1, the address the phone-home claims, but the phone-home came from 127.0.0.9'],
+    ['the installer\'s webhook came from another address', { webhook: '127.0.0.7' }, "the join would connect to 127.0.0.1, but the installer's webhook came from 127.0.0.7"],
+    ['the answer file was served twice', { answers: 2 }, 'the answer file was served 2 times for this rebuild (to 127.0.0.1, 127.0.0.66): only the one installer it was served to may join'],
+  ] as const)('fails with identity_mismatch and sends no password when %s', async (_name, observed, message) => {
+    const { handle, operationId } = await driveToFirstBoot(undefined, observed);
+    const result = await handle.result();
+    expect(result.failure).toMatchObject({ stage: 'joining', reason: 'identity_mismatch', message });
+    expect(node.pvecmArgs()).toEqual([]);
+    expect(node.pvecmPassword()).toBeNull();
+    expect(t.operations.events(operationId).find((e) => e.kind === 'identity_mismatch')?.message).toBe(`no password sent: ${message}`);
+  });
+
+  it('joins when both came from the address it joins, written as an IPv4-mapped IPv6 address too', async () => {
+    const { handle } = await driveToFirstBoot(undefined, { webhook: '::ffff:127.0.0.1', phoneHome: '::ffff:127.0.0.1' });
+    expect((await handle.result()).state).toBe('ready');
+    expect(node.pvecmArgs()).toHaveLength(1);
   });
 });
 
@@ -249,7 +274,7 @@ describe('joins at once (proxmox.max_parallel_joins)', () => {
       await handle.signal(pxeBootedSignal, { at: at(), remoteAddress: '127.0.0.1' });
       await handle.signal(answerServedSignal, { at: at(), remoteAddress: '127.0.0.1' });
       await handle.signal(installedSignal, { at: at(), managementAddress: `127.0.1.${i}/8`, sshHostKeys: { ed25519: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeHostKeyForTheCapTest0000000000000' }, machineId: null });
-      await handle.signal(phonedHomeSignal, { at: at(), ip: `127.0.1.${i}`, hardwareId: null });
+      await handle.signal(phonedHomeSignal, { at: at(), remoteAddress: `127.0.1.${i}`, ip: `127.0.1.${i}`, hardwareId: null });
     }
     // All three wait in joining with their join scheduled; two of them run.
     for (const id of ids) await waitForState(t.operations, id, 'joining');

@@ -28,7 +28,7 @@ async function bundleWith(step: string): Promise<string> {
   const file = join(dir, 'rebuild-host.ts');
   const source = readFileSync(file, 'utf8');
   expect(source).toContain(original);
-  writeFileSync(file, source.replace('  workflowInfo,\n} from', '  workflowInfo,\n  patched,\n} from').replace(original, `${step}\n    ${original}`));
+  writeFileSync(file, source.replace(original, `${step}\n    ${original}`));
   const noop = () => undefined;
   const { code } = await bundleWorkflowCode({ workflowsPath: join(dir, 'index.ts'), logger: { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop } });
   return code;
