@@ -8,6 +8,7 @@ import type { Config } from '../config/load-config';
 import { uefiIpxeProblem } from '../config/setup-checks';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import type { Logger } from '../logging';
+import { unreadableByOthers } from '../pxe/tftp-access';
 import { DnsmasqSupervisor, renderDnsmasqConfig, testDnsmasqConfig } from '../pxe/dnsmasq';
 import type { PxeAllowList } from '../store/pxe-allow-list';
 
@@ -24,6 +25,10 @@ export async function startPxe(config: Readonly<Config>, allowList: PxeAllowList
     if (!existsSync(join(config.pxe.tftpRoot, file))) {
       throw new Error(`${config.file}: pxe.tftp_root: ${config.pxe.tftpRoot} has no ${file} (install Debian's ipxe package or set pxe.tftp_root)`);
     }
+  }
+  for (const file of ['undionly.kpxe', 'ipxe.efi']) {
+    const problem = unreadableByOthers(config.pxe.tftpRoot, file);
+    if (problem) throw new Error(`${config.file}: pxe.tftp_root: dnsmasq serves TFTP as nobody, and ${problem}: make it readable (chmod o+rx on the folders, o+r on the file) or copy the files to a folder that is`);
   }
   const uefi = uefiIpxeProblem(config.pxe.tftpRoot);
   if (uefi) log.warn({ tftpRoot: config.pxe.tftpRoot }, `UEFI hosts cannot install: ${uefi}`);
