@@ -192,37 +192,9 @@ export class ImageJobs {
     const reprepare = this.deps.reprepare;
     if (!reprepare) throw new ImageJobRefused('not_configured', 'this gateway cannot prepare images again');
     if (this.running(name)) throw new ImageJobRefused('already_preparing', `image ${name} is being prepared already; wait for it`, 'name');
-    const now = () => (this.deps.now ?? (() => new Date()))().toISOString();
-    const job: ImageJob = { id: randomUUID(), name, source: `re-preparation of ${name}`, state: 'preparing', step: 'inspect', bytesDone: 0, bytesTotal: null, sha256: null, error: null, notes: [], startedAt: now(), finishedAt: null };
-    const abort = new AbortController();
-    const work = async () => {
-      try {
-        await reprepare({
-          imagesDir: this.deps.imagesDir,
-          name,
-          answerUrl: this.deps.answerUrl(),
-          certFingerprint: this.deps.certFingerprint(),
-          signal: abort.signal,
-          onProgress: (p) => {
-            Object.assign(job, { step: p.step, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
-            this.changed(job);
-          },
-        });
-        Object.assign(job, { state: 'ready', step: 'ready' });
-        this.deps.onPrepared?.();
-      } catch (err) {
-        job.state = 'failed';
-        job.error = describeFailure(err, abort.signal);
-      } finally {
-        job.finishedAt = now();
-        this.changed(job, true);
-        this.forgetOld();
-      }
-    };
-    this.jobs.set(job.id, { job, abort, done: Promise.resolve() });
-    this.jobs.get(job.id)!.done = work();
-    this.changed(job, true);
-    return { ...job };
+    return this.track({ name, source: `re-preparation of ${name}`, state: 'preparing', step: 'inspect' }, (_job, signal, onProgress) =>
+      reprepare({ imagesDir: this.deps.imagesDir, name, answerUrl: this.deps.answerUrl(), certFingerprint: this.deps.certFingerprint(), signal, onProgress }),
+    );
   }
 
   /** Resolves when job `id` has finished (tests; shutdown). */
@@ -256,19 +228,18 @@ export class ImageJobs {
   }
 
   private run(name: string, source: string, sourceName: string, expectedSha: string | null, fetchSource: (file: string, job: ImageJob, signal: AbortSignal) => Promise<string>): ImageJob {
-    const now = () => (this.deps.now ?? (() => new Date()))().toISOString();
-    const job: ImageJob = { id: randomUUID(), name, source, state: 'downloading', step: 'downloading', bytesDone: 0, bytesTotal: null, sha256: null, error: null, notes: [], startedAt: now(), finishedAt: null };
-    const abort = new AbortController();
     const downloads = join(this.deps.imagesDir, '.downloads');
-    const file = join(downloads, `${job.id}.iso`);
-    const work = async () => {
-      try {
+    let file = '';
+    return this.track(
+      { name, source, state: 'downloading', step: 'downloading' },
+      async (job, signal, onProgress) => {
+        file = join(downloads, `${job.id}.iso`);
         mkdirSync(downloads, { recursive: true });
-        job.sha256 = await fetchSource(file, job, abort.signal);
+        job.sha256 = await fetchSource(file, job, signal);
         if (expectedSha && job.sha256 !== expectedSha) throw new JobFailure('checksum_mismatch', `the ISO's SHA-256 is ${job.sha256}, not the ${expectedSha} given: a damaged or different download`);
         job.state = 'preparing';
         this.changed(job, true);
-        const prepared = await this.deps.prepare({
+        return this.deps.prepare({
           iso: file,
           sourceName, // image.json records the ISO's own name, not the download's temporary one
           imagesDir: this.deps.imagesDir,
@@ -276,26 +247,43 @@ export class ImageJobs {
           answerUrl: this.deps.answerUrl(),
           certFingerprint: this.deps.certFingerprint(),
           token: newImageToken(), // written only into a 9.2+ ISO (older installers send none)
-          signal: abort.signal,
-          onProgress: (p) => {
-            Object.assign(job, { step: p.step, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
-            this.changed(job);
-          },
+          signal,
+          onProgress,
         });
+      },
+      () => file && rmSync(file, { force: true }),
+    );
+  }
+
+  /**
+   * Registers a job and runs `work` for it: progress reports update it, the preparer's notes land on it when it ends
+   * ready, a failure is described with its code; `cleanup` runs either way. Returns the job as it starts.
+   */
+  private track(start: Pick<ImageJob, 'name' | 'source' | 'state' | 'step'>, work: (job: ImageJob, signal: AbortSignal, onProgress: (p: PrepareProgress) => void) => Promise<unknown>, cleanup?: () => void): ImageJob {
+    const now = () => (this.deps.now ?? (() => new Date()))().toISOString();
+    const job: ImageJob = { id: randomUUID(), ...start, bytesDone: 0, bytesTotal: null, sha256: null, error: null, notes: [], startedAt: now(), finishedAt: null };
+    const abort = new AbortController();
+    const onProgress = (p: PrepareProgress) => {
+      Object.assign(job, { step: p.step, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+      this.changed(job);
+    };
+    const run = async () => {
+      try {
+        const prepared = await work(job, abort.signal, onProgress);
         Object.assign(job, { state: 'ready', step: 'ready', notes: (prepared as { notes?: string[] } | undefined)?.notes ?? [] });
         this.deps.onPrepared?.();
       } catch (err) {
         job.state = 'failed';
         job.error = describeFailure(err, abort.signal);
       } finally {
-        rmSync(file, { force: true });
+        cleanup?.();
         job.finishedAt = now();
         this.changed(job, true);
         this.forgetOld();
       }
     };
     this.jobs.set(job.id, { job, abort, done: Promise.resolve() });
-    this.jobs.get(job.id)!.done = work();
+    this.jobs.get(job.id)!.done = run();
     this.changed(job, true);
     return { ...job };
   }
