@@ -17,7 +17,7 @@ import {
   parseListen,
 } from './formats';
 import { keyboards } from '../domain/installer-rules';
-import type { RebuildTimeouts } from '../domain/rebuild';
+import { memberStepDefaults, type RebuildTimeouts } from '../domain/rebuild';
 import { ConfigError, Reader, yamlErrorLines } from './reader';
 
 /** Values every answer file carries (proxmox.md §1.1). */
@@ -240,6 +240,8 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     install: t.string('install', '60m', checkDuration),
     phoneHome: t.string('phone_home', '30m', checkDuration),
     join: t.string('join', '15m', checkDuration),
+    migrate: t.string('migrate', memberStepDefaults.migrate, checkDuration),
+    leaveCluster: t.string('leave_cluster', memberStepDefaults.leaveCluster, checkDuration),
   };
   t.rejectUnknown();
 

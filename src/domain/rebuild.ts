@@ -10,6 +10,32 @@ export interface RebuildTimeouts {
   install: string; // post-install webhook after the answer was served
   phoneHome: string; // first-boot phone-home after the install
   join: string; // the whole cluster join
+  // A member rebuild's steps before the install (issue 16); absent in rebuilds started before them: defaults apply.
+  migrate?: string; // migrateall of the node's guests: 30m
+  leaveCluster?: string; // reboot, seen offline, removed from the nodelist: 15m
+}
+
+/** Defaults of the member steps' timeouts, for rebuilds whose input predates them. */
+export const memberStepDefaults = { migrate: '30m', leaveCluster: '15m' } as const;
+
+/** A cluster member, by the cluster's name for it, with the address and certificate to reach its API. */
+export interface ClusterMemberRef {
+  name: string; // pve-ms-01
+  address: string; // 192.168.1.10 (pve_addr, or proxmox.existing_node as configured)
+  fingerprint: string; // its pve_fp (AA:BB:…), pinned
+}
+
+/**
+ * Set when the host is already a member of the cluster (its hostname is in the nodelist): the rebuild first moves
+ * its guests (when asked), reboots it through the API, waits until the cluster sees it offline and removes it,
+ * then installs and joins as usual, and after the join removes the old node's root key line. No secrets.
+ */
+export interface MemberRebuild {
+  node: string; // the cluster's name for the host: its hostname
+  cluster: string; // the cluster's name
+  via: ClusterMemberRef; // the member whose API runs the steps: never the node itself
+  migrateTo: string | null; // move the node's guests to this member first (migrateall); null: none to move
+  allowQuorumLoss: boolean; // the operator accepted that the cluster is without quorum while the node is down
 }
 
 /**
@@ -26,6 +52,8 @@ export const runTimeoutMarginMs = 60 * 60_000;
  */
 export function rebuildRunTimeoutMs(timeouts: RebuildTimeouts): number {
   const stages = [timeouts.pxeBoot, timeouts.answerFetch, timeouts.install, timeouts.phoneHome, timeouts.join];
+  if (timeouts.migrate !== undefined) stages.push(timeouts.migrate); // a member rebuild's steps, when configured
+  if (timeouts.leaveCluster !== undefined) stages.push(timeouts.leaveCluster);
   return stages.reduce((sum, t) => sum + durationMs(t), runTimeoutMarginMs);
 }
 
@@ -36,6 +64,7 @@ export interface RebuildInput {
   mac: string; // aa:bb:cc:dd:ee:ff
   serverType: string; // minisforum-ms-01
   timeouts: RebuildTimeouts;
+  member?: MemberRebuild; // the host is a cluster member being rebuilt (issue 16); absent: a fresh host
 }
 
 /** Facts the Proxmox post-installation webhook reports (proxmox.md §3). */
