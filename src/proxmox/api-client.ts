@@ -57,6 +57,37 @@ export interface JoinInfo {
   config_digest?: string;
 }
 
+/** A guest of /cluster/resources?type=vm. */
+export interface ClusterGuest {
+  vmid: number; // 100
+  name: string; // web-01
+  node: string; // the member it runs on (or is configured on, when stopped)
+  status: string; // running, stopped
+  type: 'qemu' | 'lxc';
+  hastate: string | null; // started, when HA manages it; null: not HA-managed
+}
+
+/** An HA resource of /cluster/ha/resources, with the member its guest is on. */
+export interface HaResource {
+  sid: string; // vm:100, ct:101
+  state: string; // the requested state: started, stopped, disabled, ignored
+  node: string | null; // from /cluster/resources (HA's own list has no node); null: no such guest visible
+}
+
+/** A storage replication job of /cluster/replication. */
+export interface ReplicationJob {
+  id: string; // 100-0 (<guest>-<jobnum>)
+  guest: number; // 100
+  source: string | null; // the member it replicates from; Proxmox sets it once the job ran (null before)
+  target: string; // the member it replicates to
+}
+
+/** A task's state, GET /nodes/{node}/tasks/{upid}/status. */
+export interface TaskStatus {
+  status: 'running' | 'stopped';
+  exitstatus: string | null; // OK, or the error; null while running
+}
+
 /** The cluster as an operator reads it. */
 export interface ClusterSummary {
   name: string | null; // null: a standalone node, in no cluster
@@ -125,6 +156,69 @@ export class ProxmoxApi {
   /** POST /nodes/{node}/status command=reboot|shutdown (Sys.PowerMgmt). */
   async nodeCommand(node: string, command: 'reboot' | 'shutdown'): Promise<void> {
     await this.call('POST', `/nodes/${encodeURIComponent(node)}/status`, { command });
+  }
+
+  /** GET /cluster/resources?type=vm: every guest the token may see (VM.Audit; Proxmox leaves out the others, it does not refuse). */
+  async guests(): Promise<ClusterGuest[]> {
+    const resources = await this.call<Array<{ type: string; vmid: number | string; name?: string; node: string; status?: string; hastate?: string }>>('GET', '/cluster/resources?type=vm');
+    return resources
+      .filter((r): r is typeof r & { type: 'qemu' | 'lxc' } => r.type === 'qemu' || r.type === 'lxc')
+      .map((r) => ({ vmid: Number(r.vmid), name: r.name ?? '', node: r.node, status: r.status ?? 'unknown', type: r.type, hastate: r.hastate ?? null }));
+  }
+
+  /** GET /cluster/ha/resources (Sys.Audit), each with its guest's member from /cluster/resources (the HA list has none). */
+  async haResources(): Promise<HaResource[]> {
+    const [resources, guests] = await Promise.all([this.call<Array<{ sid: string; state?: string }>>('GET', '/cluster/ha/resources'), this.guests()]);
+    const nodeOf = new Map(guests.map((g) => [g.vmid, g.node]));
+    // sid is <type>:<vmid> (vm:100, ct:101); the state defaults to started when the resource was added without one
+    return resources.map((r) => ({ sid: r.sid, state: r.state ?? 'started', node: nodeOf.get(Number(r.sid.split(':').pop())) ?? null }));
+  }
+
+  /** GET /cluster/replication: the replication jobs (Proxmox lists those of guests the token has VM.Audit on). */
+  async replicationJobs(): Promise<ReplicationJob[]> {
+    const jobs = await this.call<Array<{ id: string; guest: number | string; source?: string; target: string }>>('GET', '/cluster/replication');
+    return jobs.map((j) => ({ id: j.id, guest: Number(j.guest), source: j.source ?? null, target: j.target }));
+  }
+
+  /** GET /cluster/config/qdevice: whether the cluster has a QDevice (Proxmox answers an empty object without one). */
+  async qdevice(): Promise<boolean> {
+    const status = await this.call<Record<string, unknown> | null>('GET', '/cluster/config/qdevice');
+    return status !== null && typeof status === 'object' && Object.keys(status).length > 0;
+  }
+
+  /**
+   * Reboots `node` through its OS (POST /nodes/{node}/status command=reboot): with the API token when it has
+   * Sys.PowerMgmt, else (the token is refused) with the root@pam ticket of proxmox.join_password, when there is one.
+   */
+  async reboot(node: string): Promise<void> {
+    await this.tokenElseTicket(() => this.nodeCommand(node, 'reboot'), () => this.call('POST', `/nodes/${encodeURIComponent(node)}/status`, { command: 'reboot' }, 'ticket'));
+  }
+
+  /**
+   * Starts moving every guest of `node` to `target` (POST /nodes/{node}/migrateall) and returns the task's UPID: with
+   * the API token when it has VM.Migrate, else with the root@pam ticket, as reboot().
+   */
+  migrateAll(node: string, target: string): Promise<string> {
+    const path = `/nodes/${encodeURIComponent(node)}/migrateall`;
+    return this.tokenElseTicket(() => this.call<string>('POST', path, { target }), () => this.call<string>('POST', path, { target }, 'ticket'));
+  }
+
+  /** GET /nodes/{node}/tasks/{upid}/status: running, or stopped with its exit status (OK or the error). */
+  async taskStatus(node: string, upid: string): Promise<TaskStatus> {
+    const task = await this.call<{ status: string; exitstatus?: string }>('GET', `/nodes/${encodeURIComponent(node)}/tasks/${encodeURIComponent(upid)}/status`);
+    return { status: task.status === 'running' ? 'running' : 'stopped', exitstatus: task.exitstatus ?? null };
+  }
+
+  /** Runs `withToken`; when the token is refused (403) and a root password is configured, `withTicket` instead. */
+  private async tokenElseTicket<T>(withToken: () => Promise<T>, withTicket: () => Promise<T>): Promise<T> {
+    if (!this.o.apiToken) return withTicket();
+    try {
+      return await withToken();
+    } catch (err) {
+      // A 403 means Proxmox checked the privilege before doing anything, so the call is safe to repeat.
+      if (err instanceof ProxmoxApiError && err.code === 'forbidden' && this.o.rootPassword) return withTicket();
+      throw err;
+    }
   }
 
   /** Calls `path` under /api2/json and returns its `data`; throws ProxmoxApiError naming the member and the reason. */

@@ -4,14 +4,19 @@
 // Models: API-token and ticket auth (cookie PVEAuthCookie + CSRFPreventionToken on writes, 2 h lifetime), per-token
 // privilege lists, root-only calls that refuse every token, /cluster/status with votequorum arithmetic, the corosync
 // nodelist (/cluster/config/nodes, /join with pve_addr and pve_fp, 424 when standalone), a QDevice flag, guests in
-// /cluster/resources (filtered out without VM.Audit, as Proxmox filters instead of refusing), reboot/shutdown (the
-// node goes offline), migrateall as a task, addnode/delnode with their rules and the corosync.conf cfs lock (a
-// waiter fails after lockTimeoutMs), and Proxmox's error shape (reason in the status line and in `message`).
+// /cluster/resources (filtered out without VM.Audit, as Proxmox filters instead of refusing; an HA-managed guest's
+// hastate is its HA resource's state unless the guest sets one), HA resources in /cluster/ha/resources (Sys.Audit; as
+// in pve-ha-manager the entries carry sid, type and state but no node), storage replication jobs in
+// /cluster/replication (as in pve-guest-common: open to every user, each job listed only with VM.Audit, `source` only
+// once set), reboot/shutdown (the node goes offline), migrateall as a task, addnode/delnode with their rules and the
+// corosync.conf cfs lock (a waiter fails after lockTimeoutMs), and Proxmox's error shape (reason in the status line
+// and in `message`).
 // The local node's pve_fp is this server's certificate fingerprint, so a client can pin what join info tells it.
 // Calls to an offline node answer 595; when the local node itself is offline the connection is dropped.
 //
 // Does not model: paths in privileges (a token's privileges hold everywhere), users other than root@pam, ticket
-// renewal, HA, replication, storage, QDevice votes, the quorum wobble of a corosync reload, duplicate-IP checks,
+// renewal, the HA manager itself (no fencing, no recovery, no HA migrations, no rules or groups), replication runs
+// (jobs are configuration only: nothing is replicated, `remove_job` is never set), storage, QDevice votes, the quorum wobble of a corosync reload, duplicate-IP checks,
 // POST /cluster/config/join (refused to tokens; with a ticket it is 501), task logs. Guessed, not read in source:
 // the 595 text, the qdevice body, the migrateall failure texts, and addnode/delnode on a standalone node.
 import { createHash, randomBytes } from 'node:crypto';
@@ -36,6 +41,18 @@ export interface ClusterGuest {
   status: 'running' | 'stopped';
   type?: 'qemu' | 'lxc'; // qemu
   hastate?: string; // started
+}
+export interface ClusterHaResource {
+  sid: string; // vm:100, ct:101
+  state?: string; // started (Proxmox's default), stopped, disabled, ignored
+  group?: string;
+}
+export interface ClusterReplicationJob {
+  id: string; // 100-0: <guest>-<jobnum>
+  guest: number; // 100
+  target: string; // pve2
+  source?: string; // set by Proxmox once the job ran: the node it replicates from
+  schedule?: string; // */15
 }
 export interface ApiToken {
   id: string; // root@pam!auditor
@@ -80,6 +97,8 @@ export interface ClusterModelOptions {
   nodes?: Array<Partial<ClusterNode> & { name: string; ip: string }>; // replaces the layout's nodes
   guests?: ClusterGuest[]; // none
   qdevice?: boolean;
+  haResources?: ClusterHaResource[]; // none
+  replication?: ClusterReplicationJob[]; // none
   tokens?: ApiToken[]; // auditorToken and operatorToken
   rootPassword?: string; // "join-password"
   lockTimeoutMs?: number; // how long a nodelist edit waits for the corosync.conf lock: 10 000
@@ -92,6 +111,8 @@ export interface ClusterModel {
   nodes: ClusterNode[];
   guests: ClusterGuest[];
   qdevice: boolean;
+  haResources: ClusterHaResource[];
+  replication: ClusterReplicationJob[];
   tokens: ApiToken[];
   rootPassword: string;
   tasks: Map<string, ClusterTask>;
@@ -162,6 +183,8 @@ export function createClusterModel(options: ClusterModelOptions = {}): ClusterMo
     })),
     guests: options.guests ?? [],
     qdevice: options.qdevice ?? false,
+    haResources: options.haResources ?? [],
+    replication: options.replication ?? [],
     tokens: options.tokens ?? [auditorToken, operatorToken],
     rootPassword: options.rootPassword ?? 'join-password',
     tasks: new Map(),
@@ -304,6 +327,8 @@ export async function startProxmoxApiStandIn(options: ProxmoxApiStandInOptions =
     { method: 'GET', path: /^\/cluster\/config\/join$/, handler: joinInfo },
     { method: 'GET', path: /^\/cluster\/config\/qdevice$/, handler: (c) => (need(c, '/', 'Sys.Audit'), cluster.qdevice ? { Algorithm: 'Fifty-Fifty split', State: 'Connected', 'QNetd host': '192.0.2.5:5403' } : {}) },
     { method: 'GET', path: /^\/cluster\/resources$/, handler: resources },
+    { method: 'GET', path: /^\/cluster\/ha\/resources$/, handler: haResources },
+    { method: 'GET', path: /^\/cluster\/replication$/, handler: replication },
     { method: 'POST', path: /^\/nodes\/([^/]+)\/status$/, handler: powerCommand },
     { method: 'POST', path: /^\/nodes\/([^/]+)\/migrateall$/, handler: migrateAll },
     { method: 'GET', path: /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/status$/, handler: taskStatus },
@@ -332,9 +357,37 @@ export async function startProxmoxApiStandIn(options: ProxmoxApiStandInOptions =
   function resources(caller: Caller, params: Params) {
     const type = params.type === undefined ? undefined : oneOf(params, 'type', ['vm', 'node', 'storage', 'sdn']);
     const visible = caller.privileges === 'all' || caller.privileges.includes('VM.Audit'); // filtered, never 403
-    const guests = (type ?? 'vm') === 'vm' && visible ? cluster.guests.map((g) => ({ id: `${g.type ?? 'qemu'}/${g.vmid}`, type: g.type ?? 'qemu', ...g })) : [];
+    const hastateOf = (g: ClusterGuest) => {
+      const ha = haResourceOf(g);
+      return g.hastate ?? (ha ? (ha.state ?? 'started') : undefined);
+    };
+    const guests = (type ?? 'vm') === 'vm' && visible
+      ? cluster.guests.map((g) => {
+          const hastate = hastateOf(g);
+          return { id: `${g.type ?? 'qemu'}/${g.vmid}`, type: g.type ?? 'qemu', ...g, ...(hastate === undefined ? {} : { hastate }) };
+        })
+      : [];
     const nodes = (type ?? 'node') === 'node' ? cluster.nodes.map((n) => ({ id: `node/${n.name}`, type: 'node', node: n.name, status: n.online ? 'online' : 'offline' })) : [];
     return [...guests, ...nodes];
+  }
+  function haResourceOf(g: ClusterGuest) {
+    return cluster.haResources.find((r) => r.sid === `${(g.type ?? 'qemu') === 'lxc' ? 'ct' : 'vm'}:${g.vmid}`);
+  }
+  function haResources(caller: Caller, params: Params) {
+    need(caller, '/', 'Sys.Audit');
+    const type = params.type === undefined ? undefined : oneOf(params, 'type', ['vm', 'ct']);
+    const digest = createHash('sha1').update(JSON.stringify(cluster.haResources)).digest('hex');
+    return cluster.haResources
+      .map((r) => ({ ...r, type: r.sid.split(':')[0]!, digest }))
+      .filter((r) => type === undefined || r.type === type);
+  }
+  function replication(caller: Caller) {
+    // user => 'all', then each job only with VM.Audit on its guest (pve-guest-common API2/ReplicationConfig.pm)
+    const visible = caller.privileges === 'all' || caller.privileges.includes('VM.Audit');
+    if (!visible) return [];
+    return [...cluster.replication]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((j) => ({ type: 'local', schedule: '*/15', jobnum: Number(j.id.split('-')[1] ?? 0), ...j }));
   }
   function powerCommand(caller: Caller, params: Params, [name]: string[]) {
     const node = member(name!);
