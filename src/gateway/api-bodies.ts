@@ -1,6 +1,7 @@
 // API representations: snake_case JSON built from domain objects. Only listed fields leave the service.
 import type { ServerType } from '../config/server-types';
 import type { Host } from '../domain/host';
+import type { RebuildPlan } from '../proxmox/rebuild-plan';
 import type { Operation, OperationEvent } from '../store/operation-store';
 
 export function hostBody(h: Host) {
@@ -48,5 +49,26 @@ export function serverTypeBody(t: ServerType) {
     filesystem: t.filesystem,
     raid: t.raid,
     image: t.image,
+  };
+}
+
+export function rebuildPlanBody(p: RebuildPlan) {
+  return {
+    configured: p.configured,
+    message: p.message,
+    member: p.member,
+    cluster: p.cluster && { name: p.cluster.name, quorate: p.cluster.quorate, online: p.cluster.online, members: p.cluster.members.map((m) => ({ name: m.name, nodeid: m.nodeid, ip: m.ip, online: m.online, votes: m.votes, guests: m.guests })) },
+    node: p.node && { name: p.node.name, nodeid: p.node.nodeid, online: p.node.online, ip: p.node.ip },
+    quorum_without: p.quorumWithout && { total_votes: p.quorumWithout.totalVotes, online_votes: p.quorumWithout.onlineVotes, needed: p.quorumWithout.needed, quorate: p.quorumWithout.quorate },
+    guests: p.guests.map((g) => ({ vmid: g.vmid, name: g.name, node: g.node, status: g.status, type: g.type, hastate: g.hastate })),
+    ha_resources: p.haResources.map((r) => ({ sid: r.sid, state: r.state, node: r.node })),
+    qdevice: p.qdevice,
+    replication: p.replication.map((j) => ({ id: j.id, guest: j.guest, source: j.source, target: j.target })),
+    via: p.via && { name: p.via.name, address: p.via.address, fingerprint: p.via.fingerprint },
+    migrate_to: p.migrateTo,
+    allow_quorum_loss: p.allowQuorumLoss,
+    refusals: p.refusals.map((r) => ({ code: r.code, message: r.message, ...(r.override ? { override: r.override } : {}) })),
+    steps: p.steps.map((s) => ({ name: s.name, description: s.description })),
+    notes: [...p.notes],
   };
 }

@@ -85,6 +85,15 @@ export class ClusterUnreachableError extends Error {
 /** The calls the plan makes: all reads. */
 export type PlanApi = Pick<ProxmoxApi, 'address' | 'cluster' | 'joinInfo' | 'guests' | 'haResources' | 'qdevice' | 'replicationJobs'>;
 
+/** Plans the rebuild of a host with the operator's choice: planRebuild bound to the configured member. */
+export type RebuildPlanner = (host: { hostname: string }, choice: RebuildChoice) => Promise<RebuildPlan>;
+
+/** The planner of a service without proxmox.api_token: every plan says the cluster is not read. */
+export const uncheckedPlanner =
+  (existingNode = ''): RebuildPlanner =>
+  (host, choice) =>
+    planRebuild(null, host, choice, { existingNode, fingerprint: '' });
+
 const notConfigured =
   'the cluster is not read: without proxmox.api_token (and proxmox.existing_node, proxmox.join_fingerprint) every rebuild is a fresh-host rebuild, and a host still in the cluster fails at the join with "can\'t add existing node"';
 

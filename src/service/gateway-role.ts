@@ -14,6 +14,7 @@ import { firstBootDeadlineSeconds } from '../boot/first-boot-script';
 import { brokenImages } from '../images/image-staleness';
 import { ProxmoxApi } from '../proxmox/api-client';
 import { ClusterMonitor } from '../proxmox/cluster-monitor';
+import { planRebuild, uncheckedPlanner } from '../proxmox/rebuild-plan';
 import { prepareImage, reprepareImage } from '../images/iso-preparer';
 import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
@@ -100,6 +101,8 @@ export async function startGatewayRole(o: {
       logger: log,
       readiness: o.readiness,
       ...(cluster ? { clusterSnapshot: () => cluster.snapshot() } : {}),
+      // The rebuild's pre-flight reads the cluster when asked (a plan is never older than the request).
+      rebuildPlan: api ? (host, choice) => planRebuild(api, host, choice, { existingNode: config.proxmox.existingNode, fingerprint: config.proxmox.joinFingerprint }) : uncheckedPlanner(config.proxmox.existingNode),
       tokens: new BootTokens(storage.secret),
       publicUrl: config.server.publicUrl,
       https,

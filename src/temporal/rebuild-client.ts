@@ -9,7 +9,7 @@ import { NoActiveRebuildError, RebuildInProgressError } from '../domain/errors';
 import type { Host } from '../domain/host';
 import { rebuildWorkflowId } from '../domain/rebuild-ids';
 import { formatDuration } from '../domain/duration';
-import { rebuildRunTimeoutMs, type BootEventSink, type BootSignalArgs, type RebuildProgress, type RebuildTimeouts } from '../domain/rebuild';
+import { rebuildRunTimeoutMs, type BootEventSink, type BootSignalArgs, type MemberRebuild, type RebuildInput, type RebuildProgress, type RebuildTimeouts } from '../domain/rebuild';
 import {
   answerServedSignal,
   installedSignal,
@@ -35,21 +35,27 @@ export class RebuildClient implements BootEventSink {
     private readonly timeouts: () => RebuildTimeouts,
   ) {}
 
-  /** Starts the rebuild of `host`; throws RebuildInProgressError when one is running. */
-  async start(host: Host): Promise<{ workflowId: string; runId: string }> {
+  /**
+   * Starts the rebuild of `host`; with `member` (the plan found its name in the cluster) it first leaves the cluster.
+   * Throws RebuildInProgressError when one is running.
+   */
+  async start(host: Host, options: { member?: MemberRebuild } = {}): Promise<{ workflowId: string; runId: string }> {
     const workflowId = rebuildWorkflowId(host.id);
     const timeouts = this.timeouts();
     const runTimeout = rebuildRunTimeoutMs(timeouts);
+    const { member } = options;
+    const input: RebuildInput = { hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts, ...(member ? { member } : {}) };
+    const asMember = member ? `; a member of cluster ${member.cluster}, removed and joined again through ${member.via.name}${member.migrateTo ? `, its guests moved to ${member.migrateTo} first` : ''}${member.allowQuorumLoss ? ', quorum loss allowed' : ''}` : '';
     try {
       const handle = await this.client.workflow.start<typeof rebuildHostWorkflow>('rebuildHostWorkflow', {
         workflowId,
         taskQueue: this.taskQueue,
-        args: [{ hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts }],
+        args: [input],
         workflowIdConflictPolicy: 'FAIL',
         // A bound on the whole run, whatever happens inside it; the janitor cleans up after a run that reached it.
         workflowRunTimeout: runTimeout,
         staticSummary: `rebuild ${host.hostname} (${host.mac})`,
-        staticDetails: `Host ${host.id}: ${host.hostname}, MAC ${host.mac}, server type ${host.serverType}; ends by itself after ${formatDuration(runTimeout)} at most`,
+        staticDetails: `Host ${host.id}: ${host.hostname}, MAC ${host.mac}, server type ${host.serverType}${asMember}; ends by itself after ${formatDuration(runTimeout)} at most`,
         typedSearchAttributes: [
           { key: HOST_ID, value: String(host.id) },
           { key: HOSTNAME, value: host.hostname },

@@ -31,6 +31,7 @@ import { tempDir } from './temp-dir';
 import { testNamespace } from '../setup/temporal-dev-server';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ClusterSnapshot } from '../../src/proxmox/cluster-monitor';
+import type { RebuildPlanner } from '../../src/proxmox/rebuild-plan';
 
 export const testServerTypes = `
 server_types:
@@ -89,6 +90,7 @@ export async function buildTestApp(
     logger?: Logger;
     hubOptions?: EventHubOptions;
     clusterSnapshot?: () => ClusterSnapshot;
+    rebuildPlan?: RebuildPlanner; // the rebuild's pre-flight (planRebuild on a stand-in API); absent: no proxmox.api_token
   } = {},
 ): Promise<TestApp> {
   const dir = tempDir();
@@ -136,6 +138,7 @@ export async function buildTestApp(
     sessions: new DashboardSessions(options.apiToken ?? '', keyEncryptionKey),
     temporalUi: { uiUrl: 'http://127.0.0.1:8233', namespace },
     ...(options.clusterSnapshot ? { clusterSnapshot: options.clusterSnapshot } : {}),
+    ...(options.rebuildPlan ? { rebuildPlan: options.rebuildPlan } : {}),
   });
   await app.ready();
   return {

@@ -5,11 +5,14 @@ import { isActive } from '../../domain/host-state-machine';
 import { parseMac } from '../../domain/mac-address';
 import { rebuildWorkflowId } from '../../domain/rebuild-ids';
 import type { ServerTypeRegistry } from '../../config/server-types';
+import type { Host } from '../../domain/host';
 import type { HostStore } from '../../store/host-store';
 import type { OperationStore } from '../../store/operation-store';
 import type { RebuildClient } from '../../temporal/rebuild-client';
-import { HttpError } from '../http-errors';
+import { ClusterUnreachableError, memberRebuildOf, uncheckedPlanner, type RebuildChoice, type RebuildPlan, type RebuildPlanner } from '../../proxmox/rebuild-plan';
+import { errorBody, HttpError } from '../http-errors';
 import { errorResponses } from '../schemas/common';
+import { RebuildBody, RebuildPlanQuery, RebuildPlanSchema, RebuildRefusedSchema } from '../schemas/rebuild-plan';
 import {
   CreateHostBody,
   HostDetailSchema,
@@ -18,7 +21,7 @@ import {
   HostSchema,
   RebuildStartedSchema,
 } from '../schemas/hosts';
-import { eventBody, hostBody, operationBody } from '../api-bodies';
+import { eventBody, hostBody, operationBody, rebuildPlanBody } from '../api-bodies';
 
 /** What the host routes need. */
 export interface HostRoutesDeps {
@@ -28,6 +31,18 @@ export interface HostRoutesDeps {
   rebuilds: Pick<RebuildClient, 'start' | 'cancel'>;
   /** Config keys a rebuild needs that are not set (a rebuild is refused naming them). */
   rebuildBlockers: () => string[];
+  /** The rebuild's pre-flight through the cluster API; absent: no proxmox.api_token, every rebuild a fresh host's. */
+  rebuildPlan?: RebuildPlanner | undefined;
+}
+
+/** Runs the plan; an unreadable cluster API is 503 cluster_unreachable (never silently a fresh-host rebuild). */
+export async function planOrFail(planner: RebuildPlanner | undefined, host: Host, choice: RebuildChoice): Promise<RebuildPlan> {
+  try {
+    return await (planner ?? uncheckedPlanner())(host, choice);
+  } catch (err) {
+    if (err instanceof ClusterUnreachableError) throw new HttpError(503, err.code, err.message);
+    throw err;
+  }
 }
 
 /** Operator routes for the host registry and its rebuilds. */
@@ -37,9 +52,15 @@ export function hostRoutes(deps: HostRoutesDeps) {
     app.get('/api/hosts/:id', { schema: { tags: ['hosts'], summary: 'Host details with its current and past operations', params: HostIdParams, response: { 200: HostDetailSchema, ...errorResponses } } }, getHost);
     app.post('/api/hosts', { schema: { tags: ['hosts'], summary: 'Register a host', body: CreateHostBody, response: { 201: HostSchema, ...errorResponses } } }, createHost);
     app.delete('/api/hosts/:id', { schema: { tags: ['hosts'], summary: 'Remove a host and its history', params: HostIdParams, response: { 204: { type: 'null' }, ...errorResponses } } }, deleteHost);
-    app.post('/api/hosts/:id/rebuild', { schema: { tags: ['rebuilds'], summary: 'Start a rebuild', params: HostIdParams, response: { 202: RebuildStartedSchema, ...errorResponses } } }, startRebuild);
+    app.get('/api/hosts/:id/rebuild-plan', { schema: { tags: ['rebuilds'], summary: 'What a rebuild would do and whether it may: for a cluster member its guests, HA, QDevice, replication, quorum without it, steps and refusals (read-only)', params: HostIdParams, querystring: RebuildPlanQuery, response: { 200: RebuildPlanSchema, ...errorResponses, 503: { $ref: 'Error#' } } } }, getRebuildPlan);
+    app.post<{ Params: HostIdParams; Body: RebuildBody }>('/api/hosts/:id/rebuild', { schema: { tags: ['rebuilds'], summary: 'Start a rebuild (a cluster member: after its plan, refused with 409 and the plan when something stops it)', params: HostIdParams, body: RebuildBody, response: { 202: RebuildStartedSchema, ...errorResponses, 409: RebuildRefusedSchema, 503: { $ref: 'Error#' } } }, preValidation: noBodyIsEmpty }, startRebuild);
     app.post('/api/hosts/:id/rebuild/cancel', { schema: { tags: ['rebuilds'], summary: 'Cancel the running rebuild (cleanup still runs)', params: HostIdParams, response: { 202: { type: 'object', properties: { workflow_id: { type: 'string' } } }, ...errorResponses } } }, cancelRebuild);
   };
+
+  /** A POST without a body (today's rebuild button, scripts) is an empty choice, not a validation error. */
+  async function noBodyIsEmpty(request: FastifyRequest) {
+    request.body ??= {};
+  }
 
   async function listHosts() {
     return { hosts: deps.hosts.list().map(hostBody) };
@@ -79,20 +100,36 @@ export function hostRoutes(deps: HostRoutesDeps) {
     return reply.status(204).send();
   }
 
-  async function startRebuild(request: FastifyRequest<{ Params: HostIdParams }>, reply: FastifyReply) {
+  async function getRebuildPlan(request: FastifyRequest<{ Params: HostIdParams; Querystring: RebuildPlanQuery }>) {
     const host = deps.hosts.get(request.params.id);
-    if (isActive(host.state) && !deps.operations.running(host.id)) {
+    const q = request.query;
+    return rebuildPlanBody(await planOrFail(deps.rebuildPlan, host, { migrate: q.migrate ?? false, migrateTarget: q.migrate_target ?? null, allowQuorumLoss: q.allow_quorum_loss ?? false }));
+  }
+
+  async function startRebuild(request: FastifyRequest<{ Params: HostIdParams; Body: RebuildBody }>, reply: FastifyReply) {
+    const host = deps.hosts.get(request.params.id);
+    const running = deps.operations.running(host.id);
+    if (isActive(host.state) && !running) {
       // Left mid-rebuild by a rebuild that ended without its cleanup (terminated): the janitor resets it.
       throw new HostBusyError(host.id, `host ${host.id} is still ${host.state} from a rebuild that ended without cleanup; the janitor resets it within a minute`);
     }
+    // Before the plan: a node in the middle of its rebuild is offline or gone from the cluster, which the plan would refuse.
+    if (isActive(host.state) && running) throw new RebuildInProgressError(host.id, rebuildWorkflowId(host.id), running.id);
     const missing = deps.rebuildBlockers();
     if (missing.length > 0) {
       throw new HttpError(409, 'not_configured', `a rebuild needs what is missing here: ${missing.join(', ')} (the Setup page, /setup, says how to set each)`);
     }
+    const body = request.body;
+    const plan = await planOrFail(deps.rebuildPlan, host, { migrate: body.migrate_guests ?? false, migrateTarget: body.migrate_target ?? null, allowQuorumLoss: body.allow_quorum_loss ?? false });
+    if (plan.refusals.length > 0) {
+      request.log.info({ hostId: host.id, refusals: plan.refusals.map((r) => r.code) }, 'rebuild refused by its plan');
+      return reply.status(409).send({ ...errorBody(plan.refusals[0]!.code, plan.refusals.map((r) => r.message).join(' ')), plan: rebuildPlanBody(plan) });
+    }
+    const member = memberRebuildOf(plan);
     try {
-      const { workflowId, runId } = await deps.rebuilds.start(host);
+      const { workflowId, runId } = await (member ? deps.rebuilds.start(host, { member }) : deps.rebuilds.start(host));
       const operation = deps.operations.ensure(host.id, workflowId, runId);
-      request.log.info({ hostId: host.id, workflowId, runId, operationId: operation.id }, 'rebuild started');
+      request.log.info({ hostId: host.id, workflowId, runId, operationId: operation.id, ...(member ? { member: member.node, via: member.via.name, migrateTo: member.migrateTo, allowQuorumLoss: member.allowQuorumLoss } : {}) }, 'rebuild started');
       return reply.status(202).send({ operation_id: operation.id, workflow_id: workflowId, run_id: runId });
     } catch (err) {
       if (err instanceof RebuildInProgressError) {
