@@ -16,6 +16,8 @@ label { display:flex; flex-direction:column; gap:.2rem; font-size:.85rem; color:
 input, select, button { font:inherit; padding:.35rem .5rem; border:1px solid var(--line); border-radius:6px; background:var(--card); color:var(--fg); }
 button { cursor:pointer; }
 button.danger { color:var(--bad); }
+a.button { display:inline-block; padding:.35rem .5rem; border:1px solid var(--line); border-radius:6px; background:var(--card); color:var(--fg); text-decoration:none; }
+button[disabled] { cursor:not-allowed; opacity:.6; }
 .grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(260px, 1fr)); gap:.8rem; }
 .tile, .operation, .facts, .stepper-section, .register { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.8rem; }
 .tile { border-left:6px solid var(--idle); }
@@ -50,6 +52,12 @@ table.images { width:100%; border-collapse:collapse; background:var(--card); } t
 .event .kind { color:var(--muted); font-size:.8rem; text-transform:uppercase; margin-right:.3rem; }
 .kind-activity_failed, .kind-answer_invalid, .kind-key_cleanup_failed { color:var(--bad); }
 pre { white-space:pre-wrap; background:var(--bg); padding:.4rem; border-radius:6px; max-height:14rem; overflow:auto; }
+.plan section, .plan-options { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:.6rem .8rem; margin:.8rem 0; }
+.plan h2 { font-size:1.05rem; margin:.1rem 0 .4rem; } .plan .good { color:var(--ok); font-weight:600; } .plan .bad { color:var(--bad); font-weight:600; }
+.plan .refusals { border-color:var(--bad); } .refusal { margin:.3rem 0; } .refusal strong { color:var(--bad); margin-right:.3rem; } .notice { border:1px solid var(--busy); border-radius:10px; padding:.6rem .8rem; background:var(--card); }
+.plan-table { border-collapse:collapse; width:100%; } .plan-table th, .plan-table td { text-align:left; padding:.25rem .5rem; border-bottom:1px solid var(--line); } .plan-table tr.offline td { color:var(--bad); } .plan-table tr.this-node td { font-weight:600; }
+.plan-options { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; } .plan-options h2 { width:100%; } label.check { flex-direction:row; align-items:center; gap:.4rem; color:var(--fg); font-size:.95rem; }
+.plan-steps li { margin:.2rem 0; } .step-name { color:var(--muted); margin-right:.3rem; }
 @media (max-width: 600px) { main { padding:.5rem; } .grid { grid-template-columns:1fr; } }
 `;
 
@@ -200,12 +208,28 @@ export const dashboardJs = `
     var id = button.dataset.hostId, name = button.dataset.hostname, action = button.dataset.action;
     var error = button.parentElement.querySelector('.action-error');
     if (error) error.textContent = '';
-    if (action === 'rebuild' || action === 'delete') {
-      var typed = window.prompt('Type the hostname to ' + action + ' ' + name + ':');
+    if (action === 'rebuild') {
+      // A cluster member (or a rebuild its plan refuses) gets the rebuild page with its plan first.
+      button.disabled = true;
+      api('GET', '/api/hosts/' + id + '/rebuild-plan').then(function (r) {
+        button.disabled = false;
+        if (r.ok && (r.json.member || r.json.refusals.length > 0)) { location.href = '/hosts/' + id + '/rebuild'; return; }
+        if (!r.ok) { if (error) error.textContent = r.json && r.json.error ? r.json.error.message : 'request failed'; return; }
+        act(button, id, name, action, error);
+      }, function () { button.disabled = false; if (error) error.textContent = 'the server could not be reached'; });
+      return;
+    }
+    act(button, id, name, action, error);
+  });
+
+  function act(button, id, name, action, error) {
+    if (action === 'rebuild' || action === 'confirm-rebuild' || action === 'delete') {
+      var typed = window.prompt('Type the hostname to ' + (action === 'delete' ? 'delete' : 'rebuild') + ' ' + name + ':');
       if (typed === null) return;
       if (typed.trim() !== name) { if (error) error.textContent = 'The hostname did not match; nothing was done.'; return; }
     } else if (!window.confirm('Cancel the rebuild of ' + name + '? Cleanup still runs.')) return;
     var request = action === 'rebuild' ? api('POST', '/api/hosts/' + id + '/rebuild')
+      : action === 'confirm-rebuild' ? api('POST', '/api/hosts/' + id + '/rebuild', JSON.parse(button.dataset.body || '{}'))
       : action === 'cancel' ? api('POST', '/api/hosts/' + id + '/rebuild/cancel')
       : api('DELETE', '/api/hosts/' + id);
     button.disabled = true;
@@ -216,10 +240,18 @@ export const dashboardJs = `
         if (r.json && r.json.error && r.json.error.code === 'not_configured') {
           var link = document.createElement('a'); link.href = '/setup'; link.textContent = ' Open Setup'; error.appendChild(link);
         }
+        if (r.json && r.json.plan) {
+          var again = document.createElement('a'); again.href = location.pathname + location.search; again.textContent = ' Show the plan again'; error.appendChild(again);
+        }
       }
+      if (r.ok && action === 'confirm-rebuild') location.href = '/hosts/' + id;
       if (r.ok && action === 'delete' && page === 'host') location.href = '/';
     }, function () { button.disabled = false; if (error) error.textContent = 'the server could not be reached'; });
-  });
+  }
+
+  // The rebuild page plans again as soon as an option changes (the form's button does it with JavaScript off).
+  var options = document.getElementById('plan-options');
+  if (options) options.addEventListener('change', function () { options.submit(); });
 
   var form = document.getElementById('register');
   if (form) form.addEventListener('submit', function (e) {

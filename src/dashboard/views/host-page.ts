@@ -21,7 +21,7 @@ export function renderHostDetail(m: HostDetailModel): Html {
   <footer class="actions">
     ${m.tile.tone === 'busy'
       ? html`<button type="button" data-action="cancel" data-host-id="${h.id}" data-hostname="${h.hostname}">Cancel rebuild</button>`
-      : html`<button type="button" data-action="rebuild" data-host-id="${h.id}" data-hostname="${h.hostname}">Rebuild</button>
+      : html`<a class="button" href="/hosts/${h.id}/rebuild" data-action-link="rebuild">Rebuild…</a>
     <button type="button" class="danger" data-action="delete" data-host-id="${h.id}" data-hostname="${h.hostname}">Delete</button>`}
     <span class="action-error" role="alert"></span>
   </footer>

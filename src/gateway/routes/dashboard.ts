@@ -20,6 +20,9 @@ import type { ImageJob, ImageJobs } from '../../images/preparation-jobs';
 import { renderImagesPage, renderJob } from '../../dashboard/views/images-page';
 import { renderSetupList, renderSetupPage } from '../../dashboard/views/setup-page';
 import type { SetupItem } from '../../config/setup-checks';
+import { InvalidInputError } from '../../domain/errors';
+import { ClusterUnreachableError, uncheckedPlanner, type RebuildChoice, type RebuildPlan, type RebuildPlanner } from '../../proxmox/rebuild-plan';
+import { renderRebuildPlanPage, type RebuildPlanPageModel } from '../../dashboard/views/rebuild-plan-page';
 
 export interface DashboardDeps {
   sessions: DashboardSessions;
@@ -32,6 +35,7 @@ export interface DashboardDeps {
   setup: () => Promise<SetupItem[]>;
   temporalUi: { uiUrl: string; namespace: string };
   clusterSnapshot?: (() => ClusterSnapshot) | undefined; // with proxmox.api_token
+  rebuildPlan?: RebuildPlanner | undefined; // with proxmox.api_token: the rebuild's pre-flight
 }
 
 const htmlType = 'text/html; charset=utf-8';
@@ -51,6 +55,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
   return async function routes(app: FastifyInstance): Promise<void> {
     app.get<{ Querystring: { state?: string; q?: string } }>('/', { schema: { hide: true }, onRequest: requireLogin }, gridPage);
     app.get<{ Params: { id: string }; Querystring: { fragment?: string } }>('/hosts/:id', { schema: { hide: true }, onRequest: requireLogin }, hostPage);
+    app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>('/hosts/:id/rebuild', { schema: { hide: true }, onRequest: requireLogin }, rebuildPlanPage);
     app.get('/events', { schema: { hide: true }, onRequest: requireLogin }, events);
     app.get('/images', { schema: { hide: true }, onRequest: requireLogin }, imagesPage);
     app.get<{ Querystring: { fragment?: string } }>('/setup', { schema: { hide: true }, onRequest: requireLogin }, setupPage);
@@ -121,6 +126,42 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const model = hostDetailModel(host, deps.serverTypes.get(host.serverType), deps.operations, deps.temporalUi, new Date());
     if (request.query.fragment) return reply.type(htmlType).send(renderHostDetail(model).value);
     return reply.type(htmlType).send(renderHostPage(model, csrfToken(request)));
+  }
+
+  /** The plan of the host's rebuild with the options of the query (a GET form: it works without JavaScript). */
+  async function rebuildPlanPage(request: FastifyRequest<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>, reply: FastifyReply) {
+    const id = Number(request.params.id);
+    const host = Number.isInteger(id) ? deps.hosts.find(id) : undefined;
+    if (!host) {
+      return reply.status(404).type(htmlType).send(layout({ title: 'Not found', body: html`<h1>No host ${request.params.id}</h1><p><a href="/">← all hosts</a></p>` }));
+    }
+    const flag = (v: string | undefined) => v === 'true' || v === '1' || v === 'on';
+    const target = String(request.query.migrate_target ?? '').trim().slice(0, 63);
+    const choice: RebuildChoice = { migrate: flag(request.query.migrate), migrateTarget: target || null, allowQuorumLoss: flag(request.query.allow_quorum_loss) };
+    const planner = deps.rebuildPlan ?? uncheckedPlanner();
+    let status = 200;
+    let plan: RebuildPlan | null = null;
+    let error: RebuildPlanPageModel['error'] = null;
+    try {
+      plan = await planner(host, choice);
+    } catch (err) {
+      if (err instanceof InvalidInputError) {
+        // Show the plan without the target the cluster refused, and say why next to the select.
+        status = 400;
+        error = { code: err.code, message: err.message, field: err.field ?? 'migrate_target' };
+        try {
+          plan = await planner(host, { ...choice, migrateTarget: null });
+        } catch (again) {
+          if (!(again instanceof ClusterUnreachableError)) throw again;
+          error = { code: again.code, message: again.message };
+        }
+      } else if (err instanceof ClusterUnreachableError) {
+        status = 503;
+        error = { code: err.code, message: err.message };
+      } else throw err;
+    }
+    const model = { host, plan, choice: error?.field === 'migrate_target' ? { ...choice, migrateTarget: null } : choice, error };
+    return reply.status(status).type(htmlType).send(renderRebuildPlanPage(model, csrfToken(request)));
   }
 
   async function setupPage(request: FastifyRequest<{ Querystring: { fragment?: string } }>, reply: FastifyReply) {
