@@ -36,7 +36,7 @@ export interface HostRoutesDeps {
 }
 
 /** Runs the plan; an unreadable cluster API is 503 cluster_unreachable (never silently a fresh-host rebuild). */
-export async function planOrFail(planner: RebuildPlanner | undefined, host: Host, choice: RebuildChoice): Promise<RebuildPlan> {
+async function planOrFail(planner: RebuildPlanner | undefined, host: Host, choice: RebuildChoice): Promise<RebuildPlan> {
   try {
     return await (planner ?? uncheckedPlanner())(host, choice);
   } catch (err) {
