@@ -3,6 +3,7 @@ import { rebuildRun } from './rebuild-run';
 import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
 import type { OperationEvent, OperationStore } from '../src/store/operation-store';
 import type { ProxmoxApi } from '../src/proxmox/api-client';
+import type { ClusterMemberRef } from '../src/domain/rebuild';
 import { chooseJoinPeer, JoinPeerError, type JoinPeer } from '../src/proxmox/join-peer';
 import { AuthRefusedError, HostKeyMismatchError, SshSession, shellQuote, type CommandResult } from './ssh-session';
 
@@ -25,7 +26,10 @@ export interface JoinSettings {
   sshPort: number; // 22
   layout: RemoteLayout;
   // The cluster API (proxmox.api_token): the peer is then any online member other than the host, with its own pve_fp.
-  cluster?: Pick<ProxmoxApi, 'joinInfo' | 'cluster' | 'address'> | null;
+  cluster?: Pick<ProxmoxApi, 'joinInfo' | 'cluster' | 'clusterNodes' | 'address'> | null;
+  // A member rebuild's steps: the API of the member they run through (its address and pinned certificate, the
+  // token and the root@pam password); null without proxmox.api_token.
+  memberApi?: ((via: ClusterMemberRef) => Pick<ProxmoxApi, 'address' | 'cluster' | 'clusterNodes' | 'joinInfo' | 'guests' | 'reboot' | 'migrateAll' | 'taskStatus' | 'deleteNode'>) | null;
 }
 
 /** What joinCluster needs from the workflow: no secrets, only references. */
@@ -35,6 +39,12 @@ export interface JoinInput {
   address: string; // the phoned-home IP
   hostKeys: string[]; // from the post-installation webhook
   keyId: string;
+  via?: ClusterMemberRef; // a member rebuild: the member whose API chooses the peer (proxmox.existing_node may be the host itself)
+}
+
+/** The cluster API the join reads: the member rebuild's `via` member's, else proxmox.existing_node's. */
+export function clusterApiOf(join: JoinSettings, via?: ClusterMemberRef): JoinSettings['cluster'] {
+  return via && join.memberApi ? join.memberApi(via) : join.cluster;
 }
 
 // Lines Proxmox prints when a join definitely failed (proxmox.md §6.3): reported verbatim, not retried.
@@ -91,11 +101,12 @@ export function identityProblem(events: readonly OperationEvent[], address: stri
 }
 
 /** The member to join through: chosen from the cluster with the API, else proxmox.existing_node as configured. */
-async function joinPeer(join: JoinSettings, hostname: string): Promise<JoinPeer> {
+async function joinPeer(join: JoinSettings, hostname: string, via?: ClusterMemberRef): Promise<JoinPeer> {
   const configured = { address: join.existingNode, fingerprint: join.fingerprint };
-  if (!join.cluster) return { name: null, ...configured, why: 'proxmox.existing_node (no cluster API token)' };
+  const api = clusterApiOf(join, via);
+  if (!api) return { name: null, ...configured, why: 'proxmox.existing_node (no cluster API token)' };
   try {
-    return await chooseJoinPeer(join.cluster, hostname, configured);
+    return await chooseJoinPeer(api, hostname, configured);
   } catch (err) {
     if (!(err instanceof JoinPeerError)) throw err;
     if (err.retryable) throw new Error(err.message); // retried until timeouts.join
@@ -103,9 +114,37 @@ async function joinPeer(join: JoinSettings, hostname: string): Promise<JoinPeer>
   }
 }
 
+/** How the join went: skipped (already a member), and how many members the cluster had before it (null: no API). */
+export interface JoinResult {
+  alreadyMember: boolean;
+  membersBefore?: number | null;
+}
+
+/**
+ * The cluster's member count before the join (null without a cluster API), after making sure the cluster does not
+ * still list the host's name: `pvecm add` would refuse it with "can't add existing node" (proxmox-cluster.md §2).
+ */
+async function staleMemberCheck(api: JoinSettings['cluster'], hostname: string): Promise<number | null> {
+  if (!api) return null;
+  let nodelist;
+  try {
+    nodelist = await api.clusterNodes();
+  } catch (err) {
+    throw new Error(`cannot read the cluster's nodelist before the join: ${(err as Error).message}`); // retried
+  }
+  const stale = nodelist.find((n) => n.name === hostname);
+  if (stale) {
+    throw ApplicationFailure.nonRetryable(
+      `the cluster still lists ${hostname} (nodeid ${stale.nodeid}) from before this install, so pvecm add would refuse it: rebuild it as a cluster member (its rebuild plan removes the old node first), or remove it with pvecm delnode ${hostname}`,
+      'JoinRejected',
+    );
+  }
+  return nodelist.length;
+}
+
 /** Returns the activity that joins the installed host to the cluster over SSH with the rebuild key. */
 export function joinCluster(deps: { keys: RebuildKeyStore; operations: OperationStore; join: JoinSettings }) {
-  return async function joinCluster(input: JoinInput): Promise<{ alreadyMember: boolean }> {
+  return async function joinCluster(input: JoinInput): Promise<JoinResult> {
     const { join } = deps;
     const operationId = deps.operations.byRunId(rebuildRun().runId)?.id ?? null;
     const record = (kind: string, message: string, details?: Record<string, unknown>) =>
@@ -143,7 +182,7 @@ export function joinCluster(deps: { keys: RebuildKeyStore; operations: Operation
         const probe = await session.exec(`test -e ${shellQuote(join.layout.corosyncConf)} && echo member || echo standalone`, undefined, signal);
         if (probe.stdout.trim() === 'member') {
           record('join_skipped', `${input.hostname} is already a cluster member (${join.layout.corosyncConf} exists)`);
-          return { alreadyMember: true };
+          return { alreadyMember: true, membersBefore: null };
         }
         // pvecm add sends the cluster's root password to the node: only to the machine that installed (issue 16 item 5).
         const identity = identityProblem(operationId === null ? [] : deps.operations.events(operationId), input.address);
@@ -151,7 +190,8 @@ export function joinCluster(deps: { keys: RebuildKeyStore; operations: Operation
           record('identity_mismatch', `no password sent: ${identity}`);
           throw ApplicationFailure.nonRetryable(identity, 'IdentityMismatch');
         }
-        const peer = await joinPeer(join, input.hostname);
+        const peer = await joinPeer(join, input.hostname, input.via);
+        const membersBefore = await staleMemberCheck(clusterApiOf(join, input.via), input.hostname);
         if (peer.name !== null) record('join_peer', `joining through ${peer.name} (${peer.address}): ${peer.why}`, { peer: peer.name, address: peer.address, fingerprint: peer.fingerprint });
         // The password goes to stdin, one line, no PTY (proxmox.md §6.2); never on the command line.
         const command = `pvecm add ${shellQuote(peer.address)} --fingerprint ${shellQuote(peer.fingerprint)}`;
@@ -165,7 +205,7 @@ export function joinCluster(deps: { keys: RebuildKeyStore; operations: Operation
         const post = await session.exec(`test -e ${shellQuote(join.layout.corosyncConf)} && echo member || echo standalone`, undefined, signal);
         if (claimed && post.stdout.trim() === 'member') {
           record('joined', `${input.hostname} joined the cluster via ${peer.name ?? peer.address}`);
-          return { alreadyMember: false };
+          return { alreadyMember: false, membersBefore };
         }
         const message = scrub(joinFailureMessage(result), join.password);
         if (claimed) throw ApplicationFailure.nonRetryable(`pvecm add reported success but ${join.layout.corosyncConf} is missing`, 'JoinRejected');

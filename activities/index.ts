@@ -5,6 +5,8 @@ import type { OperationStore } from '../src/store/operation-store';
 import type { PxeAllowList } from '../src/store/pxe-allow-list';
 import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
 import { joinCluster, type JoinSettings } from './cluster-join';
+import { checkClusterMembership, requestClusterLock } from './cluster-lock';
+import { awaitMemberOffline, migrateGuests, rebootMember, removeMember, removeOldNodeKey } from './member-rebuild';
 import { registerInInfrastructure, type InfrastructureSettings } from './infrastructure';
 import { removeRebuildKeyFromHost } from './key-cleanup';
 import { allowPxeBoot, revokePxeBoot } from './pxe-allow-list';
@@ -32,7 +34,14 @@ export function createActivities(deps: ActivityDeps) {
     recordHostState: recordHostState(deps),
     recordRebuildEvent: recordRebuildEvent(deps),
     finishRebuild: finishRebuild(deps),
+    requestClusterLock: requestClusterLock(deps),
     joinCluster: joinCluster(deps),
+    checkClusterMembership: checkClusterMembership(deps),
+    migrateGuests: migrateGuests(deps),
+    rebootMember: rebootMember(deps),
+    awaitMemberOffline: awaitMemberOffline(deps),
+    removeMember: removeMember(deps),
+    removeOldNodeKey: removeOldNodeKey(deps),
     removeRebuildKeyFromHost: removeRebuildKeyFromHost(deps),
     registerInInfrastructure: registerInInfrastructure(deps),
   };

@@ -7,6 +7,7 @@ import {
   CancellationScope,
   TimeoutFailure,
   condition,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   patched,
@@ -19,10 +20,15 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RebuildKeyRef } from '../activities/rebuild-key';
+import type { JoinResult } from '../activities/cluster-join';
+import type { ClusterLockTicket } from '../activities/cluster-lock';
 import type { HostState } from '../src/domain/host-state-machine';
 import {
   bootEvents,
   joinFailureTypes,
+  memberStepDefaults,
+  memberStepFailureTypes,
+  type MemberRebuild,
   stateAfter,
   timeoutMessage,
   type BootEventKind,
@@ -35,13 +41,16 @@ import {
 } from '../src/domain/rebuild';
 import {
   answerServedSignal,
+  clusterLockGrantedSignal,
   installedSignal,
   phonedHomeSignal,
   pxeBootedSignal,
   rebuildProgressQuery,
+  releaseClusterLockSignal,
   type BootEventMeta,
 } from './messages';
 import { HOST_STATE } from './search-attributes';
+import { durationMs } from '../src/domain/duration';
 
 // Records and key handling: quick writes to our own SQLite, retried briefly. Local activities: they run inside
 // the workflow task on the worker that runs the workflow, so a stage transition costs the Temporal server one
@@ -83,6 +92,21 @@ const remote = (joinTimeout: string) =>
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...joinFailureTypes] },
   });
 
+// Queueing for the cluster's lock (a signal to the cluster's lock workflow) and the checks after a join: the
+// cluster API may be briefly unreachable; a definite "no" (wrong certificate, refused token) is not retried.
+const lockRequests = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...joinFailureTypes] },
+});
+// The cluster shows a new member within seconds; the check is retried for up to 5 minutes.
+const membershipCheckTimeout = '5m';
+const clusterChecks = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: membershipCheckTimeout,
+  retry: { initialInterval: '2s', backoffCoefficient: 1.5, maximumInterval: '15s' },
+});
+
 /** The outcome a finished rebuild returns (and the Web UI shows as its result). */
 export interface RebuildResult {
   hostId: number;
@@ -117,6 +141,8 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
   setHandler(installedSignal, onBootEvent('installed'));
   setHandler(phonedHomeSignal, onBootEvent('phonedHome'));
   setHandler(rebuildProgressQuery, () => progress);
+  let lockGranted: { cluster: string; grantedAt: string } | null = null;
+  setHandler(clusterLockGrantedSignal, (grant) => void (lockGranted = grant));
 
   let key: RebuildKeyRef | undefined;
   let pxeAllowed = false;
@@ -127,7 +153,9 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     // Allow first, then announce: a host that PXE boots the moment it shows pxe_ready gets the installer.
     pxeAllowed = true; // before the await: a cancel while it runs must still revoke (revoking is idempotent)
     await quick.allowPxeBoot({ hostId: input.hostId, mac: input.mac });
-    await enterState('pxe_ready', `rebuild key ready; waiting for ${input.mac} to PXE boot`);
+    await enterState('pxe_ready', input.member ? `rebuild key ready; taking ${input.member.node} out of cluster ${input.member.cluster} first` : `rebuild key ready; waiting for ${input.mac} to PXE boot`);
+    // Since member rebuilds: a member leaves its cluster (guests moved, rebooted into the installer, removed) first.
+    if (input.member && patched('member-rebuild')) await leaveCluster(input.member);
 
     await awaitBootEvent('pxeBooted', input.timeouts.pxeBoot);
     await awaitBootEvent('answerServed', input.timeouts.answerFetch);
@@ -139,7 +167,16 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
 
     const target = joinTarget();
     await enterState('joining', `joining the cluster over SSH to ${target.address}`);
-    await joinTheCluster(target);
+    if (patched('cluster-lock')) {
+      // Since the cluster lock: one join at a time per cluster, and ready only once the cluster shows the node.
+      await withClusterLock('join', durationMs(input.timeouts.join) + durationMs(membershipCheckTimeout) + 60_000, async () => {
+        const joined = await joinTheCluster(target);
+        await checkMembership(joined);
+      });
+      if (input.member && patched('member-rebuild')) await removeOldNodeKey(target);
+    } else {
+      await joinTheCluster(target);
+    }
     await removeKeyFromHost(); // now, while the key still works; cleanup would try again otherwise
     await registerInInfrastructure(target.address);
 
@@ -180,11 +217,117 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     return { address, hostKeys };
   }
 
-  async function joinTheCluster(target: { address: string; hostKeys: string[] }): Promise<void> {
+  async function joinTheCluster(target: { address: string; hostKeys: string[] }): Promise<JoinResult> {
     try {
-      await remote(input.timeouts.join).joinCluster({ hostId: input.hostId, hostname: input.hostname, ...target, keyId: key!.keyId });
+      return await remote(input.timeouts.join).joinCluster({ hostId: input.hostId, hostname: input.hostname, ...target, keyId: key!.keyId, via: input.member?.via });
     } catch (err) {
       throw joinFailure(err, input.timeouts.join);
+    }
+  }
+
+  /** Runs `change` holding the cluster's lock: queued behind other rebuilds of the same cluster, in order. */
+  async function withClusterLock<T>(purpose: string, leaseMs: number, change: () => Promise<T>): Promise<T> {
+    lockGranted = null;
+    let ticket: ClusterLockTicket;
+    try {
+      ticket = await lockRequests.requestClusterLock({ hostId: input.hostId, hostname: input.hostname, purpose, leaseMs, cluster: input.member?.cluster });
+    } catch (err) {
+      throw joinFailure(err, input.timeouts.join);
+    }
+    try {
+      if (lockGranted === null) {
+        const behind = ticket.ahead.length === 0 ? '' : ` behind ${ticket.ahead[0]}${ticket.ahead.length > 1 ? ` (${ticket.ahead.length} ahead)` : ''}`;
+        const message = `waiting for the cluster lock${behind} to ${purpose}`;
+        await quick.recordRebuildEvent({ hostId: input.hostId, kind: 'cluster_lock_waiting', message, details: { cluster: ticket.cluster, ahead: ticket.ahead } });
+        setCurrentDetails(`${input.hostname} (${input.mac}): ${progress.state} — ${message}`);
+        const timeout = input.timeouts.joinQueue ?? memberStepDefaults.joinQueue;
+        const granted = await condition(() => lockGranted !== null, timeout, { summary: `wait for the lock of cluster ${ticket.cluster}${behind}` });
+        if (!granted) throw new RebuildFailed('stage_timeout', `waited ${timeout} for the lock of cluster ${ticket.cluster}${behind} without getting it`);
+      }
+      await quick.recordRebuildEvent({ hostId: input.hostId, kind: 'cluster_lock_acquired', message: `holding the lock of cluster ${ticket.cluster} to ${purpose}`, details: { cluster: ticket.cluster } });
+      return await change();
+    } finally {
+      // Also when cancelled while waiting: the release takes this rebuild out of the queue.
+      await CancellationScope.nonCancellable(async () => {
+        try {
+          await getExternalWorkflowHandle(ticket.lockId).signal(releaseClusterLockSignal, { runId: workflowInfo().runId });
+        } catch (err) {
+          log.warn('could not release the cluster lock; its lease frees it', { lockId: ticket.lockId, error: String(err) });
+        }
+      });
+    }
+  }
+
+  /**
+   * A member leaves its cluster before its install (proxmox-cluster.md §2): its guests moved to another member
+   * when the operator asked, a reboot through the API into network boot, the cluster seeing it offline, and its
+   * removal from the nodelist (under the cluster lock: delnode edits the nodelist as a join does).
+   */
+  async function leaveCluster(member: MemberRebuild): Promise<void> {
+    if (member.migrateTo !== null) {
+      const timeout = input.timeouts.migrate ?? memberStepDefaults.migrate;
+      setCurrentDetails(`${input.hostname} (${input.mac}): moving its guests to ${member.migrateTo}`);
+      await memberStep('migrateGuests', member, durationMs(timeout), 'migration_failed', `moving the guests of ${member.node} to ${member.migrateTo}`);
+    }
+    const leaveTimeout = input.timeouts.leaveCluster ?? memberStepDefaults.leaveCluster;
+    const deadline = Date.now() + durationMs(leaveTimeout);
+    const left = () => Math.max(1_000, deadline - Date.now());
+    setCurrentDetails(`${input.hostname} (${input.mac}): rebooting ${member.node} through ${member.via.name}'s API`);
+    await memberStep('rebootMember', member, left(), 'reboot_failed', `rebooting ${member.node} through the API`);
+    setCurrentDetails(`${input.hostname} (${input.mac}): waiting until cluster ${member.cluster} sees ${member.node} offline`);
+    await memberStep('awaitMemberOffline', member, left(), 'still_online', `waiting until the cluster sees ${member.node} offline`);
+    await withClusterLock(`remove ${member.node} from the cluster`, left(), () =>
+      memberStep('removeMember', member, left(), 'removal_failed', `removing ${member.node} from cluster ${member.cluster}`),
+    );
+    setCurrentDetails(`${input.hostname} (${input.mac}): out of cluster ${member.cluster}; waiting for it to PXE boot`);
+  }
+
+  /** Runs one member step with its own time budget; its failure, or running out of time, fails with `reason`. */
+  async function memberStep(
+    name: 'migrateGuests' | 'rebootMember' | 'awaitMemberOffline' | 'removeMember',
+    member: MemberRebuild,
+    budgetMs: number,
+    reason: RebuildFailureReason,
+    what: string,
+  ): Promise<void> {
+    const step = proxyActivities<Activities>({
+      startToCloseTimeout: name === 'migrateGuests' ? budgetMs : '1m',
+      scheduleToCloseTimeout: budgetMs,
+      ...(name === 'migrateGuests' ? { heartbeatTimeout: '1m' } : {}),
+      retry: { initialInterval: '2s', backoffCoefficient: 1.5, maximumInterval: '15s', nonRetryableErrorTypes: [...memberStepFailureTypes] },
+    });
+    try {
+      await step[name]({ hostId: input.hostId, member });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const timedOut = err instanceof ActivityFailure && (err.retryState === 'TIMEOUT' || err.cause instanceof TimeoutFailure);
+      throw new RebuildFailed(reason, timedOut ? `${what} did not finish within ${Math.round(budgetMs / 1000)} s: ${failureText(err)}` : failureText(err));
+    }
+  }
+
+  /** After a member's join: its old root key line leaves the cluster's authorized_keys (the new one has the same comment). */
+  async function removeOldNodeKey(target: { address: string; hostKeys: string[] }): Promise<void> {
+    try {
+      await cleanupRemote().removeOldNodeKey({ hostId: input.hostId, hostname: input.hostname, ...target, keyId: key!.keyId });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // The node is in the cluster; the old key's machine is the one just reinstalled. Said, not failed.
+      await quick.recordRebuildEvent({
+        hostId: input.hostId,
+        kind: 'old_key_not_removed',
+        message: `could not remove the old root@${input.hostname} key line from /etc/pve/priv/authorized_keys: ${failureText(err)}; remove it by hand (keep the line whose key is in the new node's /root/.ssh/id_rsa.pub)`,
+      });
+    }
+  }
+
+  /** After the join: the cluster lists the node, sees it online and is quorate with one member more. */
+  async function checkMembership(joined: JoinResult): Promise<void> {
+    const before = joined.membersBefore ?? null;
+    try {
+      await clusterChecks.checkClusterMembership({ hostId: input.hostId, hostname: input.hostname, expectedMembers: joined.alreadyMember || before === null ? null : before + 1, via: input.member?.via });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      throw new RebuildFailed('join_unverified', `the join ran, but within ${membershipCheckTimeout} the cluster did not show ${input.hostname} as it should: ${failureText(err)}`);
     }
   }
 

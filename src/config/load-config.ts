@@ -242,6 +242,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     join: t.string('join', '15m', checkDuration),
     migrate: t.string('migrate', memberStepDefaults.migrate, checkDuration),
     leaveCluster: t.string('leave_cluster', memberStepDefaults.leaveCluster, checkDuration),
+    joinQueue: t.string('join_queue', memberStepDefaults.joinQueue, checkDuration),
   };
   t.rejectUnknown();
 

@@ -13,10 +13,11 @@ export interface RebuildTimeouts {
   // A member rebuild's steps before the install (issue 16); absent in rebuilds started before them: defaults apply.
   migrate?: string; // migrateall of the node's guests: 30m
   leaveCluster?: string; // reboot, seen offline, removed from the nodelist: 15m
+  joinQueue?: string; // waiting for the cluster's lock (one join at a time per cluster): 1h
 }
 
 /** Defaults of the member steps' timeouts, for rebuilds whose input predates them. */
-export const memberStepDefaults = { migrate: '30m', leaveCluster: '15m' } as const;
+export const memberStepDefaults = { migrate: '30m', leaveCluster: '15m', joinQueue: '1h' } as const;
 
 /** A cluster member, by the cluster's name for it, with the address and certificate to reach its API. */
 export interface ClusterMemberRef {
@@ -54,6 +55,7 @@ export function rebuildRunTimeoutMs(timeouts: RebuildTimeouts): number {
   const stages = [timeouts.pxeBoot, timeouts.answerFetch, timeouts.install, timeouts.phoneHome, timeouts.join];
   if (timeouts.migrate !== undefined) stages.push(timeouts.migrate); // a member rebuild's steps, when configured
   if (timeouts.leaveCluster !== undefined) stages.push(timeouts.leaveCluster);
+  if (timeouts.joinQueue !== undefined) stages.push(timeouts.joinQueue);
   return stages.reduce((sum, t) => sum + durationMs(t), runTimeoutMarginMs);
 }
 
@@ -118,6 +120,11 @@ export const failureReasons = [
   'key_generation_failed',
   'join_rejected',
   'host_key_mismatch',
+  'migration_failed', // a member rebuild: moving the node's guests away failed or did not finish in time
+  'reboot_failed', // a member rebuild: the API refused to reboot the node
+  'still_online', // a member rebuild: the cluster still saw the node online when timeouts.leave_cluster ran out
+  'removal_failed', // a member rebuild: removing the node from the cluster (delnode) failed
+  'join_unverified', // the join ran, but the cluster did not show the node listed, online and quorate in time
   'identity_mismatch', // the join would send the password to an address the host's webhook or phone-home did not come from
   'infrastructure_failed',
   'terminated', // the run was terminated (operator, `temporal workflow terminate`); the janitor cleaned up
@@ -134,6 +141,9 @@ export const sshTaskQueue = (taskQueue: string): string => `${taskQueue}-ssh`;
 
 /** Failure types of the join activity that are definite (not retried): Proxmox said no, or the host is not who it claims. */
 export const joinFailureTypes = ['JoinRejected', 'HostKeyMismatch', 'RebuildKeyMissing', 'JoinNotConfigured'] as const;
+
+/** Failure types of a member rebuild's steps that are definite (not retried). */
+export const memberStepFailureTypes = ['MemberStepFailed', 'MigrationFailed', 'RebootFailed', 'RemovalFailed', 'OldKeyNotRemoved', 'RebuildKeyMissing'] as const;
 
 /** The awaited thing of each wait, for timeout messages: "no PXE request from aa:bb:… within 20m". */
 export function timeoutMessage(awaited: BootEventKind, mac: string, timeout: string): string {

@@ -67,6 +67,9 @@ export async function startWorkerRole(o: {
           cluster: config.proxmox.apiToken && config.proxmox.existingNode && config.proxmox.joinFingerprint
             ? new ProxmoxApi({ host: config.proxmox.existingNode, port: config.proxmox.apiPort, fingerprint: config.proxmox.joinFingerprint, apiToken: config.proxmox.apiToken })
             : null,
+          memberApi: config.proxmox.apiToken
+            ? (via) => new ProxmoxApi({ host: via.address, port: config.proxmox.apiPort, fingerprint: via.fingerprint, apiToken: config.proxmox.apiToken, rootPassword: config.proxmox.joinPassword })
+            : null,
         },
         infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
       }),

@@ -35,7 +35,7 @@ const noop = () => undefined;
 const silentBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 /** The SSH activities: they run on the SSH task queue, a capped number at a time. */
-const sshActivityNames = ['joinCluster', 'removeRebuildKeyFromHost'] as const satisfies ReadonlyArray<keyof Activities>;
+const sshActivityNames = ['joinCluster', 'removeRebuildKeyFromHost', 'removeOldNodeKey'] as const satisfies ReadonlyArray<keyof Activities>;
 
 /**
  * The service's worker: one Temporal Worker for the rebuild workflows and their other activities on `taskQueue`,

@@ -46,7 +46,7 @@ describe('parseConfig', () => {
     expect(config.temporal.uiUrl).toBe('http://127.0.0.1:8233');
     expect(config.temporal.devServer).toMatchObject({ ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '' });
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
-    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m' });
+    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h' });
   });
 
   it('loads the example file from disk with paths next to it', () => {
@@ -84,7 +84,7 @@ describe('parseConfig', () => {
     });
     expect(config.serverTypesFile).toBe(join(base, 'server-types.yaml'));
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
-    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m' });
+    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h' });
   });
 
   it('normalises values: trailing slashes, upper-case fingerprint, ":port" listen', () => {

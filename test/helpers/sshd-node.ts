@@ -20,6 +20,9 @@ export interface ClusterAttachment {
 }
 export interface StandInNodeOptions {
   cluster?: ClusterAttachment; // none: `pvecm add` plays the scripted mode
+  // Where sshd listens: 127.0.0.1 on a free port by default. Several nodes may share one port on different
+  // loopback addresses (127.0.0.11, .12, …), as machines share port 22 (proxmox.ssh_port).
+  listen?: { address: string; port: number };
 }
 
 /** The fixed fake root key a node attached to a cluster has in /root/.ssh/id_rsa.pub: `ssh-rsa AAAA…new root@<hostname>`. */
@@ -47,11 +50,11 @@ export interface StandInNode {
 
 const sshd = ['/usr/sbin/sshd', '/usr/bin/sshd'].find(existsSync);
 
-function waitForPort(port: number, ms = 10_000): Promise<void> {
+function waitForPort(port: number, address: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   return new Promise((resolveReady, reject) => {
     const attempt = () => {
-      const socket = connect(port, '127.0.0.1');
+      const socket = connect(port, address);
       socket.once('data', () => {
         socket.destroy();
         resolveReady();
@@ -87,12 +90,13 @@ export async function startStandInNode(expectedPassword: string, options: StandI
   const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'standin-host', '-f', join(dir, 'ssh_host_ed25519_key')]);
   if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
   const hostPublicKey = readFileSync(join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim();
-  const port = await freePort();
+  const port = options.listen?.port ?? (await freePort());
+  const address = options.listen?.address ?? '127.0.0.1';
   writeFileSync(
     join(dir, 'sshd_config'),
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${address}`,
       `HostKey ${dir}/ssh_host_ed25519_key`,
       `PidFile ${dir}/sshd.pid`,
       `AuthorizedKeysFile ${dir}/root/.ssh/authorized_keys`,
@@ -111,7 +115,7 @@ export async function startStandInNode(expectedPassword: string, options: StandI
   child.stderr!.on('data', (b: Buffer) => stderr.push(b.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   try {
-    await Promise.race([waitForPort(port), exited.then(() => Promise.reject(new Error(`sshd exited: ${stderr.join('')}`)))]);
+    await Promise.race([waitForPort(port, address), exited.then(() => Promise.reject(new Error(`sshd exited: ${stderr.join('')}`)))]);
   } catch (err) {
     child.kill('SIGKILL');
     tmp.remove();

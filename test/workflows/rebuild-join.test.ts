@@ -15,9 +15,12 @@ import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
 import { waitForState } from '../helpers/wait-for';
 import { ProxmoxApi } from '../../src/proxmox/api-client';
+import { requestClusterLock } from '../../activities/cluster-lock';
+import { proxmoxLayout } from '../../activities/cluster-join';
 import { auditorToken, startProxmoxApiStandIn } from '../helpers/proxmox-api-standin';
 
 const password = 'peer-root-pw-5e2a9c';
+const joinDefaults: JoinSettings = { existingNode: '192.0.2.10', fingerprint: testFingerprint, password, sshPort: 22, layout: proxmoxLayout };
 let t: TestApp;
 let node: StandInNode;
 
@@ -87,7 +90,13 @@ describe('rebuild cluster join', () => {
         return a ? [[a.activityType!.name!, a.taskQueue!.name!]] : [];
       }),
     );
-    expect(queues).toEqual({ joinCluster: `${t.taskQueue}-ssh`, removeRebuildKeyFromHost: `${t.taskQueue}-ssh`, registerInInfrastructure: t.taskQueue });
+    expect(queues).toEqual({
+      requestClusterLock: t.taskQueue,
+      joinCluster: `${t.taskQueue}-ssh`,
+      checkClusterMembership: t.taskQueue,
+      removeRebuildKeyFromHost: `${t.taskQueue}-ssh`,
+      registerInInfrastructure: t.taskQueue,
+    });
 
     // The join password is nowhere an operator could read it.
     const history = readableHistory(raw);
@@ -151,7 +160,7 @@ describe('the join password goes only to the machine that installed', () => {
 
 describe('rebuild joining through a member chosen from the cluster (proxmox.api_token)', () => {
   const cluster = async (layout: 'three-node' | 'standalone' = 'three-node') => {
-    const standIn = resources.add(await startProxmoxApiStandIn({ layout }), (s) => s.close());
+    const standIn = resources.add(await startProxmoxApiStandIn({ layout, rootPassword: password }), (s) => s.close());
     const api = new ProxmoxApi({ host: '127.0.0.1', port: standIn.port, fingerprint: standIn.fingerprint, apiToken: `${auditorToken.id}=${auditorToken.secret}` });
     return { standIn, api };
   };
@@ -159,15 +168,19 @@ describe('rebuild joining through a member chosen from the cluster (proxmox.api_
   it('joins through another online member with that member\'s fingerprint when existing_node is offline', async () => {
     const { standIn, api } = await cluster(); // the API is pve1's (the local node of the stand-in)
     await setUp(undefined, { existingNode: '192.0.2.13', cluster: api });
+    node.joinsThrough({ apiUrl: standIn.url, hostname: 'pve-ms-03', ip: '127.0.0.1' });
     standIn.cluster.setOnline('pve3', false);
     const { handle, operationId } = await driveToFirstBoot();
-    expect((await handle.result()).state).toBe('ready');
+    expect((await handle.result()).failure).toBeNull();
+    // The cluster's own list has it, online: what the check after the join read before calling it ready.
+    expect(standIn.cluster.nodes.find((n) => n.name === 'pve-ms-03')).toMatchObject({ ip: '127.0.0.1', online: true });
     const pve1 = standIn.cluster.nodes.find((n) => n.name === 'pve1')!;
     expect(pve1.fingerprint).toBe(standIn.fingerprint);
     expect(node.pvecmArgs()).toEqual([`add 192.0.2.11 --fingerprint ${pve1.fingerprint}`]);
     const events = t.operations.events(operationId);
     expect(events.find((e) => e.kind === 'join_peer')?.message).toBe('joining through pve1 (192.0.2.11): proxmox.existing_node 192.0.2.13 is offline or is the host being rebuilt; pve1 is an online member');
     expect(events.find((e) => e.kind === 'joined')?.message).toBe('pve-ms-03 joined the cluster via pve1');
+    expect(events.find((e) => e.kind === 'cluster_checked')?.message).toBe('pve-ms-03 is in the nodelist and online; cluster lab is quorate with 4 members (3 of 4 votes)');
   });
 
   it('fails with join_rejected and sends no password when the member is standalone', async () => {
@@ -235,7 +248,7 @@ describe('rebuild with the workflow cache off (temporal.max_cached_workflows: 0)
   });
 });
 
-describe('joins at once (proxmox.max_parallel_joins)', () => {
+describe('joins at once across clusters (proxmox.max_parallel_joins)', () => {
   it('runs at most max_parallel_joins joins together; the others wait their turn and still end ready', async () => {
     t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '20s' } }), (app) => app.close());
     // Joins held open until the test releases them one by one, to see how many run at once.
@@ -255,6 +268,8 @@ describe('joins at once (proxmox.max_parallel_joins)', () => {
         return { alreadyMember: false };
       },
       removeRebuildKeyFromHost: async () => ({ outcome: 'removed', files: {} }),
+      // Each host joins a cluster of its own (one lock each): joins to one cluster run one at a time anyway.
+      requestClusterLock: (input) => requestClusterLock({ join: { ...joinDefaults, existingNode: `192.0.2.1${input.hostname.slice(-1)}` } })(input),
     };
     const startedCount = (count: number) =>
       new Promise<void>((resolve) => (started.length >= count ? resolve() : startedWaiters.push({ count, resolve })));
