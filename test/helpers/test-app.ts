@@ -172,6 +172,12 @@ export async function buildTestApp(
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
       }
+      // The cluster lock workflows of this test's task queue (they end by themselves after idle minutes).
+      for await (const lock of client.workflow.list({ query: `WorkflowType = 'clusterLockWorkflow' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` })) {
+        const handle = client.workflow.getHandle(lock.workflowId);
+        if (process.env.RECORD_HISTORIES) await recordHistory(process.env.RECORD_HISTORIES, handle, lock.workflowId.split('/').pop()!, 'lock');
+        await handle.terminate('test finished').catch(() => undefined);
+      }
       await app.close();
       await connection.close();
       db.close();
@@ -184,9 +190,11 @@ export async function buildTestApp(
  * `npm run histories:record` (RECORD_HISTORIES=<dir>): writes the history of each rebuild a test ran, as JSON, named
  * after the test; a rebuild still running is written as an open run at the state it waits in.
  */
-async function recordHistory(dir: string, handle: WorkflowHandle, hostId: number, openAt: string | null): Promise<void> {
+async function recordHistory(dir: string, handle: WorkflowHandle, hostId: number | string, openAt: string | null): Promise<void> {
   const test = (expect.getState().currentTestName ?? 'unnamed').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 120);
-  const file = join(dir, `${test}--host-${hostId}${openAt ? `--open-at-${openAt}` : ''}.json`);
+  // A rebuild: --host-<id>[--open-at-<state>]; a cluster's lock workflow, open: --cluster-lock-<cluster>.
+  const name = openAt === 'lock' ? `cluster-lock-${String(hostId).replace(/[^a-z0-9.]+/gi, '-')}` : `host-${hostId}${openAt ? `--open-at-${openAt}` : ''}`;
+  const file = join(dir, `${test}--${name}.json`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, `${historyToJSON(await handle.fetchHistory())}\n`);
 }

@@ -2,14 +2,25 @@
 // Debian's sshd as the installed machines (each on its own loopback address, port 22 for all as on a real network),
 // their scripted pvecm joining through the Proxmox API stand-in, which holds the cluster's member list, quorum and
 // the corosync.conf lock (a join that overlaps another fails after lockTimeoutMs, as Proxmox's does).
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { joinCluster, type JoinSettings } from '../../activities/cluster-join';
 import { removeRebuildKeyFromHost } from '../../activities/key-cleanup';
 import { removeOldNodeKey } from '../../activities/member-rebuild';
 import type { Activities } from '../../activities';
 import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
+import type { RebuildTimeouts } from '../../src/domain/rebuild';
 import { ProxmoxApi } from '../../src/proxmox/api-client';
-import { answerServedSignal, installedSignal, phonedHomeSignal, pxeBootedSignal } from '../../workflows/messages';
+import {
+  acquireClusterLockSignal,
+  answerServedSignal,
+  clusterLockWorkflowId,
+  installedSignal,
+  phonedHomeSignal,
+  pxeBootedSignal,
+  rebuildProgressQuery,
+  type ClusterLockRequest,
+} from '../../workflows/messages';
+import type { clusterLockWorkflow } from '../../workflows/cluster-lock';
 import { freePort } from '../setup/temporal-dev-server';
 import { planRebuild, type RebuildPlanner } from '../../src/proxmox/rebuild-plan';
 import { operatorToken, startProxmoxApiStandIn, type ProxmoxApiStandIn, type ProxmoxApiStandInOptions } from '../helpers/proxmox-api-standin';
@@ -31,14 +42,14 @@ interface Lab {
 }
 
 /** The test app, the cluster's API stand-in and a worker whose join goes through it. */
-async function lab(options: ProxmoxApiStandInOptions = {}): Promise<Lab> {
-  const standIn = resources.add(await startProxmoxApiStandIn({ rootPassword: password, ...options }), (s) => s.close());
+async function lab(options: ProxmoxApiStandInOptions = {}, timeouts: Partial<RebuildTimeouts> = {}): Promise<Lab> {
+  const standIn: ProxmoxApiStandIn = resources.add(await startProxmoxApiStandIn({ rootPassword: password, ...options }), (s) => s.close());
   const apiOf = (host: string, fingerprint: string) =>
     new ProxmoxApi({ host, port: standIn.port, fingerprint, apiToken: `${operatorToken.id}=${operatorToken.secret}`, rootPassword: password });
   // The gateway plans a rebuild through proxmox.existing_node's API, as the gateway role does with proxmox.api_token.
   const configured = { existingNode: '192.0.2.11', fingerprint: standIn.fingerprint };
   const rebuildPlan: RebuildPlanner = (host, choice) => planRebuild(apiOf('127.0.0.1', standIn.fingerprint), host, choice, configured);
-  const t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '30s' }, rebuildPlan }), (app) => app.close());
+  const t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, join: '30s', ...timeouts }, rebuildPlan }), (app) => app.close());
   const sshPort = await freePort();
   const machines = new Map<string, StandInNode>();
   const join: JoinSettings = {
@@ -222,13 +233,66 @@ describe('rebuilding a cluster member', () => {
   });
 });
 
+describe('rebuilds left open in the cluster steps (the runs an upgrade meets)', () => {
+  it('waits for the cluster lock behind the rebuild holding it', async () => {
+    const l = await lab({}, { join: '10m' });
+    // Another rebuild holds the lock of cluster lab (as while it joins); this one reaches first boot meanwhile.
+    const holder = await rebuildRegistered(l, 'pve-ms-40', undefined, 'aa:bb:cc:dd:ee:40');
+    await waitForState(l.t.operations, holder, 'pxe_ready');
+    const { runId } = await l.t.client.workflow.getHandle(rebuildWorkflowId(holder)).describe();
+    await l.t.client.workflow.signalWithStart<typeof clusterLockWorkflow, [ClusterLockRequest]>('clusterLockWorkflow', {
+      workflowId: clusterLockWorkflowId(l.t.taskQueue, 'lab'),
+      taskQueue: l.t.taskQueue,
+      args: [{ cluster: 'lab' }],
+      signal: acquireClusterLockSignal,
+      signalArgs: [{ workflowId: rebuildWorkflowId(holder), runId, hostname: 'pve-ms-40', purpose: 'join', leaseMs: 600_000 }],
+    });
+    const node = await machine(l, 'pve-ms-41', '127.0.0.41');
+    const id = await rebuildRegistered(l, 'pve-ms-41', undefined, 'aa:bb:cc:dd:ee:41');
+    await install(l, id, node, '127.0.0.41');
+    const waiting = await waitForEvent(l.t.operations, id, (e) => e.kind === 'cluster_lock_waiting');
+    expect(waiting.message).toBe('waiting for the cluster lock behind pve-ms-40 to join');
+    const handle = l.t.client.workflow.getHandle(rebuildWorkflowId(id));
+    expect((await handle.query(rebuildProgressQuery)).state).toBe('joining');
+    expect(node.pvecmArgs()).toEqual([]); // no join while another holds the lock
+  });
+
+  it('waits until the cluster sees a rebooted member offline, and fails with still_online when it never does', async () => {
+    // The machine comes straight back up (it booted its disk, not the network): the cluster keeps seeing it online.
+    const ref: { standIn?: ProxmoxApiStandIn } = {};
+    const l = await lab({ onReboot: (name) => ref.standIn!.cluster.setOnline(name, true) }, { leaveCluster: '4s' });
+    ref.standIn = l.standIn;
+    const id = await rebuildRegistered(l, 'pve2', undefined, 'aa:bb:cc:dd:ee:42');
+    const r = await result(l, id);
+    expect(r.failure).toMatchObject({ stage: 'pxe_ready', reason: 'still_online' });
+    expect(r.failure!.message).toMatch(/^waiting until the cluster sees pve2 offline did not finish within \d+ s: pve2 is still online in \/cluster\/status$/);
+    expect(l.standIn.cluster.nodes.map((n) => n.name)).toEqual(['pve1', 'pve2', 'pve3']); // never removed
+    expect(l.t.pxeAllowList.list()).toEqual([]);
+  });
+
+  it('is waiting for a rebooted member to go offline', async () => {
+    const ref: { standIn?: ProxmoxApiStandIn } = {};
+    const l = await lab({ onReboot: (name) => ref.standIn!.cluster.setOnline(name, true) }, { leaveCluster: '10m' });
+    ref.standIn = l.standIn;
+    const id = await rebuildRegistered(l, 'pve2', undefined, 'aa:bb:cc:dd:ee:43');
+    await waitForEvent(l.t.operations, id, (e) => e.kind === 'member_rebooting');
+    const handle = l.t.client.workflow.getHandle(rebuildWorkflowId(id));
+    await vi.waitFor(async () => {
+      const { raw } = await handle.describe();
+      expect(raw.pendingActivities?.map((a) => a.activityType?.name)).toEqual(['awaitMemberOffline']);
+    });
+    expect((await handle.query(rebuildProgressQuery)).state).toBe('pxe_ready');
+  });
+});
+
 /** Registers a host; returns its id. */
 async function registered(l: Lab, hostname: string, mac: string): Promise<number> {
   const res = await l.t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname, mac, server_type: 'minisforum-ms-01' } });
   expect(res.statusCode).toBe(201);
   return res.json().id;
 }
-async function rebuildRegistered(l: Lab, hostname: string, body?: Record<string, unknown>): Promise<number> {
+async function rebuildRegistered(l: Lab, hostname: string, body?: Record<string, unknown>, mac?: string): Promise<number> {
+  if (mac) await registered(l, hostname, mac);
   const host = l.t.hosts.list().find((h) => h.hostname === hostname)!;
   const started = await l.t.app.inject({ method: 'POST', url: `/api/hosts/${host.id}/rebuild`, ...(body ? { payload: body } : {}) });
   expect(started.statusCode, started.body).toBe(202);
