@@ -26,10 +26,10 @@ export interface ClusterLockTicket {
 /** Which lock a join takes: the cluster's name from its API, else the one configured member's address. */
 async function clusterKey(join: JoinSettings, known?: string): Promise<string> {
   if (known) return known;
-  if (!join.cluster) return join.existingNode;
+  if (!join.cluster) return join.existingNode || 'unconfigured'; // the join itself then fails, naming the settings
   try {
     const summary = await join.cluster.cluster();
-    return summary.name ?? join.existingNode;
+    return summary.name ?? (join.existingNode || 'unconfigured');
   } catch (err) {
     if (err instanceof ProxmoxApiError && (err.code === 'fingerprint_mismatch' || err.code === 'unauthorized' || err.code === 'forbidden')) {
       throw ApplicationFailure.nonRetryable(`cannot read the cluster's name for its lock: ${err.message}`, 'JoinRejected');
