@@ -30,6 +30,7 @@ dl { display:grid; grid-template-columns:max-content 1fr; gap:.15rem .8rem; marg
 dt { color:var(--muted); } dd { margin:0; overflow-wrap:anywhere; }
 .mono, pre, code { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.88em; }
 .failure { color:var(--bad); margin:.4rem 0; }
+.waiting { color:var(--busy); margin:.4rem 0; font-size:.9rem; }
 .actions { display:flex; gap:.4rem; flex-wrap:wrap; align-items:center; }
 .action-error, .form-error, .field-error { color:var(--bad); font-size:.85rem; }
 .empty { color:var(--muted); }

@@ -37,14 +37,22 @@ export interface TileModel {
   stateLabel: string;
   tone: ReturnType<typeof stateTone>;
   activeSince: string | null; // when the current stage began, for the elapsed clock
+  waiting: string | null; // "waiting for the cluster lock behind pve-ms-12 to join", while it does
   failure: { reason: string; message: string } | null;
+}
+
+/** What a running rebuild waits for besides its stage: the cluster lock, behind whom (the latest lock event says). */
+function lockWait(events: readonly OperationEvent[]): string | null {
+  const last = [...events].reverse().find((e) => e.kind === 'cluster_lock_waiting' || e.kind === 'cluster_lock_acquired');
+  return last?.kind === 'cluster_lock_waiting' ? last.message : null;
 }
 
 /** The tile of one host in the grid. */
 export function tileModel(host: Host, operations: Pick<OperationStore, 'listForHost' | 'events'>): TileModel {
   const latest = operations.listForHost(host.id)[0];
   const active = latest?.status === 'running';
-  const stageStart = active ? [...operations.events(latest.id)].reverse().find((e) => e.kind === 'state' && e.state === host.state)?.at ?? latest.startedAt : null;
+  const events = active ? operations.events(latest.id) : [];
+  const stageStart = active ? [...events].reverse().find((e) => e.kind === 'state' && e.state === host.state)?.at ?? latest.startedAt : null;
   return {
     id: host.id,
     hostname: host.hostname,
@@ -54,6 +62,7 @@ export function tileModel(host: Host, operations: Pick<OperationStore, 'listForH
     stateLabel: stateLabel(host.state),
     tone: stateTone(host.state),
     activeSince: stageStart,
+    waiting: active ? lockWait(events) : null,
     failure: host.state === 'failed' && latest?.failureReason ? { reason: latest.failureReason, message: latest.failureMessage ?? '' } : null,
   };
 }
@@ -66,12 +75,53 @@ export interface StepModel {
   durationMs: number | null; // time spent in this state (until the next one, or until now for the current one)
 }
 
+/** One step of a cluster member's rebuild (the plan's steps), as its events show it. */
+export interface ClusterStepModel {
+  name: string; // reboot
+  label: string; // Reboot through the API
+  status: StepModel['status'];
+  at: string | null;
+  message: string | null; // what the step's event said
+}
+
+// The plan's step names (src/proxmox/rebuild-plan.ts), the words operators see, and the events that finish each.
+const clusterStepDefs: Record<string, { label: string; done: (e: OperationEvent) => boolean }> = {
+  migrate_guests: { label: 'Move guests', done: (e) => e.kind === 'guests_migrated' },
+  reboot: { label: 'Reboot through the API', done: (e) => e.kind === 'member_rebooting' || e.kind === 'member_offline' },
+  wait_offline: { label: 'Seen offline', done: (e) => e.kind === 'member_offline' },
+  remove_node: { label: 'Removed from the cluster', done: (e) => e.kind === 'member_removed' },
+  install: { label: 'Installed', done: (e) => e.kind === 'state' && (e.state === 'installed' || e.state === 'first_boot') },
+  join: { label: 'Joined', done: (e) => e.kind === 'joined' || e.kind === 'join_skipped' },
+  check_member: { label: 'Cluster checked', done: (e) => e.kind === 'cluster_checked' },
+  remove_old_key: { label: 'Old key removed', done: (e) => e.kind === 'old_key_removed' || e.kind === 'old_key_not_removed' },
+};
+
+/** The steps of a member rebuild (from its `rebuild_plan` event), or null for a fresh host's rebuild. */
+export function clusterSteps(operation: Operation | undefined, events: readonly OperationEvent[]): ClusterStepModel[] | null {
+  const plan = events.find((e) => e.kind === 'rebuild_plan' && e.details?.member === true);
+  const names = Array.isArray(plan?.details?.steps) ? (plan!.details!.steps as unknown[]).filter((n): n is string => typeof n === 'string' && n in clusterStepDefs) : null;
+  if (!operation || !names) return null;
+  let open = false;
+  return names.map((name) => {
+    const def = clusterStepDefs[name]!;
+    const event = events.find(def.done);
+    let status: StepModel['status'] = 'todo';
+    if (event) status = 'done';
+    else if (!open) {
+      open = true;
+      status = operation.status === 'running' ? 'current' : operation.status === 'failed' ? 'failed' : 'todo';
+    }
+    return { name, label: def.label, status, at: event?.at ?? null, message: event?.message ?? null };
+  });
+}
+
 export interface HostDetailModel {
   host: Host;
   serverType: ServerType | undefined;
   tile: TileModel;
   hostKeyFingerprints: Array<{ type: string; fingerprint: string }>;
   steps: StepModel[];
+  clusterSteps: ClusterStepModel[] | null; // a cluster member's rebuild: its steps around the install
   operations: Array<{ operation: Operation; events: OperationEvent[]; workflowUrl: string | null }>;
   looseEvents: OperationEvent[]; // boot requests of no rebuild
 }
@@ -116,6 +166,7 @@ export function hostDetailModel(
     tile: tileModel(host, operations),
     hostKeyFingerprints: hostKeys,
     steps,
+    clusterSteps: clusterSteps(latest, latestEvents),
     operations: ops.map((operation) => ({
       operation,
       events: [...operations.events(operation.id)].reverse(),

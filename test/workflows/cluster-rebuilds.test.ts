@@ -188,6 +188,12 @@ describe('rebuilding a cluster member', () => {
     expect(keys).toContain(standInRootPublicKey('pve2'));
     expect(keys).toContain(otherMembersKey);
     expect(node.pvecmArgs()).toContain('updatecerts');
+
+    // The host page shows the member's steps, each done, in the plan's order.
+    const page = (await l.t.app.inject({ method: 'GET', url: `/hosts/${id}` })).body;
+    const shown = [...page.matchAll(/<li class="step step-(\w+)" data-step="(\w+)"/g)].map((m) => `${m[2]}:${m[1]}`);
+    expect(shown).toEqual(['reboot:done', 'wait_offline:done', 'remove_node:done', 'install:done', 'join:done', 'check_member:done', 'remove_old_key:done']);
+    expect(page).toContain('rebuilding cluster member pve2 of cluster lab through pve1: reboot, remove, install, join, check');
   });
 
   it('refuses a member with guests on it, and with "migrate" moves them first', async () => {
@@ -252,6 +258,9 @@ describe('rebuilds left open in the cluster steps (the runs an upgrade meets)', 
     await install(l, id, node, '127.0.0.41');
     const waiting = await waitForEvent(l.t.operations, id, (e) => e.kind === 'cluster_lock_waiting');
     expect(waiting.message).toBe('waiting for the cluster lock behind pve-ms-40 to join');
+    // The grid's tile says so while it waits.
+    const tile = (await l.t.app.inject({ method: 'GET', url: '/' })).body;
+    expect(tile).toContain('<p class="waiting">waiting for the cluster lock behind pve-ms-40 to join</p>');
     const handle = l.t.client.workflow.getHandle(rebuildWorkflowId(id));
     expect((await handle.query(rebuildProgressQuery)).state).toBe('joining');
     expect(node.pvecmArgs()).toEqual([]); // no join while another holds the lock
@@ -277,6 +286,9 @@ describe('rebuilds left open in the cluster steps (the runs an upgrade meets)', 
     const id = await rebuildRegistered(l, 'pve2', undefined, 'aa:bb:cc:dd:ee:43');
     await waitForEvent(l.t.operations, id, (e) => e.kind === 'member_rebooting');
     const handle = l.t.client.workflow.getHandle(rebuildWorkflowId(id));
+    const page = (await l.t.app.inject({ method: 'GET', url: `/hosts/${id}` })).body;
+    expect(page).toMatch(/<li class="step step-done" data-step="reboot"[^>]*><span class="step-label">Reboot through the API<\/span>/);
+    expect(page).toContain('<li class="step step-current" data-step="wait_offline" title="">');
     await vi.waitFor(async () => {
       const { raw } = await handle.describe();
       expect(raw.pendingActivities?.map((a) => a.activityType?.name)).toEqual(['awaitMemberOffline']);

@@ -45,6 +45,13 @@ ${m.tile.failure ? html`<p class="failure"><strong>${m.tile.failure.reason.repla
   <ol class="stepper">
     ${m.steps.map((s) => html`<li class="step step-${s.status}" data-state="${s.state}"><span class="step-label">${s.label}</span>${s.at ? html`<time datetime="${s.at}">${s.at.slice(11, 19)}</time>` : ''}${s.status === 'current' && s.at ? html`<span class="elapsed" data-since="${s.at}">${duration(s.durationMs)}</span>` : html`<span class="duration">${duration(s.durationMs)}</span>`}</li>`)}
   </ol>
+  ${m.tile.waiting ? html`<p class="waiting">${m.tile.waiting}</p>` : ''}
+  ${m.clusterSteps
+    ? html`<h3>Cluster member steps</h3>
+  <ol class="stepper cluster-steps">
+    ${m.clusterSteps.map((s) => html`<li class="step step-${s.status}" data-step="${s.name}" title="${s.message ?? ''}"><span class="step-label">${s.label}</span>${s.at ? html`<time datetime="${s.at}">${s.at.slice(11, 19)}</time>` : ''}</li>`)}
+  </ol>`
+    : ''}
 </section>
 
 <section class="timeline">

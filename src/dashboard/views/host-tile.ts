@@ -12,6 +12,7 @@ export function renderTile(t: TileModel): Html {
     <dt>Type</dt><dd>${t.serverType}</dd>
     ${t.activeSince ? html`<dt>In stage</dt><dd><time class="elapsed" data-since="${t.activeSince}" datetime="${t.activeSince}">since ${t.activeSince}</time></dd>` : ''}
   </dl>
+  ${t.waiting ? html`<p class="waiting">${t.waiting}</p>` : ''}
   ${t.failure ? html`<p class="failure"><strong>${t.failure.reason.replace(/_/g, ' ')}</strong>: ${t.failure.message}</p>` : ''}
   <footer class="actions">
     ${t.tone === 'busy'

@@ -129,6 +129,17 @@ export function hostRoutes(deps: HostRoutesDeps) {
     try {
       const { workflowId, runId } = await (member ? deps.rebuilds.start(host, { member }) : deps.rebuilds.start(host));
       const operation = deps.operations.ensure(host.id, workflowId, runId);
+      if (member) {
+        // The plan it started with, in the host's history: the dashboard shows these steps as they happen.
+        const moves = member.migrateTo ? `move ${plan.guests.length} guest${plan.guests.length === 1 ? '' : 's'} to ${member.migrateTo}, ` : '';
+        deps.operations.append({
+          hostId: host.id,
+          operationId: operation.id,
+          kind: 'rebuild_plan',
+          message: `rebuilding cluster member ${member.node} of cluster ${member.cluster} through ${member.via.name}: ${moves}reboot, remove, install, join, check${member.allowQuorumLoss ? ' (the operator accepted the loss of quorum)' : ''}`,
+          details: { member: true, steps: plan.steps.map((s) => s.name), via: member.via.name, migrateTo: member.migrateTo, allowQuorumLoss: member.allowQuorumLoss },
+        });
+      }
       request.log.info({ hostId: host.id, workflowId, runId, operationId: operation.id, ...(member ? { member: member.node, via: member.via.name, migrateTo: member.migrateTo, allowQuorumLoss: member.allowQuorumLoss } : {}) }, 'rebuild started');
       return reply.status(202).send({ operation_id: operation.id, workflow_id: workflowId, run_id: runId });
     } catch (err) {
