@@ -336,7 +336,7 @@ async function simulateHost(gateway: string, feed: Feed, nodes: StandInNodes, ru
   await feed.reached(run.id, 'ready');
   if (feed.state(run.id) !== 'ready') throw new Error(`ended ${feed.state(run.id)}`);
   if (!nodes.joined(run.ip)) throw new Error('ready, but the stand-in node was never joined');
-  if (barrier) await barrier.arrive('ready'); // the joining wave: the joins (proxmox.max_parallel_joins at a time) until all are ready
+  if (barrier) await barrier.arrive('ready'); // the joining wave: the joins (one at a time, behind the cluster lock) until all are ready
 }
 
 // ---- one variant (dev server configuration), several batch sizes ----
