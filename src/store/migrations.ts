@@ -129,4 +129,27 @@ export const migrations: readonly Migration[] = [
     name: 'drop the unused images table',
     sql: `DROP TABLE images;`,
   },
+  {
+    version: 5,
+    // A host's power method (issue 17); no row is 'manual'. `settings` holds the JSON of the fields that are not
+    // secret; the BMC password is AES-256-GCM ciphertext under the key-encryption key (src/store/power-store.ts). The
+    // index finds a host's latest power event for its tile without reading its whole history.
+    name: 'power settings per host (password encrypted), the latest power event of a host',
+    sql: `
+      CREATE TABLE host_power (
+        host_id      INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+        method       TEXT NOT NULL CHECK (method IN ('manual','wol','ipmi','redfish','proxmox')),
+        settings     TEXT NOT NULL,
+        password_enc BLOB,
+        updated_at   TEXT NOT NULL
+      );
+      CREATE INDEX operation_events_host_kind ON operation_events(host_id, kind, id);
+      CREATE TRIGGER feed_power_inserted AFTER INSERT ON host_power BEGIN
+        INSERT INTO feed (host_id, kind) VALUES (NEW.host_id, 'changed');
+      END;
+      CREATE TRIGGER feed_power_updated AFTER UPDATE ON host_power BEGIN
+        INSERT INTO feed (host_id, kind) VALUES (NEW.host_id, 'changed');
+      END;
+    `,
+  },
 ];
