@@ -29,7 +29,7 @@ export interface JoinSettings {
   cluster?: Pick<ProxmoxApi, 'joinInfo' | 'cluster' | 'clusterNodes' | 'address'> | null;
   // A member rebuild's steps: the API of the member they run through (its address and pinned certificate, the
   // token and the root@pam password); null without proxmox.api_token.
-  memberApi?: ((via: ClusterMemberRef) => Pick<ProxmoxApi, 'address' | 'cluster' | 'clusterNodes' | 'joinInfo' | 'guests' | 'reboot' | 'migrateAll' | 'taskStatus' | 'deleteNode'>) | null;
+  memberApi?: ((via: ClusterMemberRef) => Pick<ProxmoxApi, 'address' | 'cluster' | 'clusterNodes' | 'joinInfo' | 'guests' | 'reboot' | 'migrateAll' | 'taskStatus' | 'deleteNode' | 'checkRootLogin'>) | null;
 }
 
 /** What joinCluster needs from the workflow: no secrets, only references. */

@@ -55,7 +55,13 @@ export function requestClusterLock(deps: { join: JoinSettings }) {
       staticSummary: `cluster lock ${cluster}`,
       staticDetails: `One nodelist change at a time in cluster ${cluster}: joins and node removals wait here in order.`,
     });
-    const state: ClusterLockState = await handle.query(clusterLockStateQuery);
+    // Queued now; who is ahead is only for the history, so a query that fails leaves it unsaid.
+    let state: ClusterLockState;
+    try {
+      state = await handle.query(clusterLockStateQuery);
+    } catch {
+      state = { cluster, holder: null, waiting: [] };
+    }
     const me = workflowExecution.runId;
     const holder = state.holder && state.holder.runId !== me ? state.holder.hostname : null;
     const position = state.waiting.findIndex((w) => w.runId === me);

@@ -52,25 +52,38 @@ export function migrateGuests(deps: Deps) {
         throw apiFailure(err, `cannot list the guests of ${node}`, 'MigrationFailed');
       }
     };
-    const before = await onNode();
-    if (before.length === 0 || migrateTo === null) {
+    const context = Context.current();
+    // A retried attempt follows the task the first one started (its UPID is the heartbeat) instead of starting another.
+    const resumed = context.info.heartbeatDetails as { upid: string; guests: number } | undefined;
+    const before = resumed ? null : await onNode();
+    if (before !== null && (before.length === 0 || migrateTo === null)) {
       record('guests_migrated', `no guests on ${node}: nothing to move`);
       return { moved: 0 };
     }
     let upid: string;
-    try {
-      upid = await api.migrateAll(node, migrateTo);
-    } catch (err) {
-      throw apiFailure(err, `migrateall of ${node} to ${migrateTo} was refused`, 'MigrationFailed');
+    const moving = resumed?.guests ?? before!.length;
+    if (resumed) upid = resumed.upid;
+    else {
+      try {
+        upid = await api.migrateAll(node, migrateTo!);
+      } catch (err) {
+        throw apiFailure(err, `migrateall of ${node} to ${migrateTo} was refused`, 'MigrationFailed');
+      }
+      record('migration_started', `moving ${moving} guest${moving === 1 ? '' : 's'} of ${node} to ${migrateTo} (${before!.map((g) => g.vmid).join(', ')})`, { upid, target: migrateTo });
     }
-    record('migration_started', `moving ${before.length} guest${before.length === 1 ? '' : 's'} of ${node} to ${migrateTo} (${before.map((g) => g.vmid).join(', ')})`, { upid, target: migrateTo });
-    const context = Context.current();
+    let unreadable = 0;
     for (;;) {
-      context.heartbeat();
+      context.heartbeat({ upid, guests: moving });
       let task;
       try {
         task = await api.taskStatus(node, upid);
+        unreadable = 0;
       } catch (err) {
+        // A blip of the API while the task runs: read again; the task goes on regardless.
+        if (++unreadable < 5 && !(err instanceof ProxmoxApiError && ['fingerprint_mismatch', 'unauthorized', 'forbidden'].includes(err.code))) {
+          await context.sleep(2_000);
+          continue;
+        }
         throw apiFailure(err, `cannot read the migrateall task of ${node}`, 'MigrationFailed');
       }
       if (task.status === 'stopped') {
@@ -83,8 +96,8 @@ export function migrateGuests(deps: Deps) {
     if (left.length > 0) {
       throw ApplicationFailure.nonRetryable(`migrateall of ${node} finished, but ${left.length} guest${left.length === 1 ? ' is' : 's are'} still on it (${left.map((g) => g.vmid).join(', ')})`, 'MigrationFailed');
     }
-    record('guests_migrated', `${before.length} guest${before.length === 1 ? '' : 's'} moved from ${node} to ${migrateTo}`, { moved: before.length, target: migrateTo });
-    return { moved: before.length };
+    record('guests_migrated', `${moving} guest${moving === 1 ? '' : 's'} moved from ${node} to ${migrateTo}`, { moved: moving, target: migrateTo });
+    return { moved: moving };
   };
 }
 
@@ -103,6 +116,15 @@ export function rebootMember(deps: Deps) {
     if (!member || !member.online) {
       record('member_offline', `${node} is ${member ? 'already offline' : 'no longer in the cluster'}; no reboot sent`);
       return { rebooted: false };
+    }
+    // Removing the node later needs the root@pam password: refused now, nothing is rebooted.
+    try {
+      await api.checkRootLogin();
+    } catch (err) {
+      if (err instanceof ProxmoxApiError && err.code === 'unauthorized') {
+        throw ApplicationFailure.nonRetryable(`removing ${node} from the cluster will need the root@pam password (proxmox.join_password), and ${via.name} refused it; nothing was rebooted: ${err.message}`, 'RebootFailed');
+      }
+      throw apiFailure(err, `cannot log in to ${via.name} as root@pam before rebooting ${node}`, 'RebootFailed');
     }
     try {
       await api.reboot(node);
@@ -147,6 +169,16 @@ export function removeMember(deps: Deps) {
       record('member_removed', `${node} is not in the nodelist (any more)`);
       return { removed: false };
     }
+    // Never a live member: it may have come back on its old system since it was seen offline (its disk first).
+    let summary;
+    try {
+      summary = await api.cluster();
+    } catch (err) {
+      throw apiFailure(err, `cannot read the cluster before removing ${node}`, 'RemovalFailed');
+    }
+    if (summary.members.find((m) => m.name === node)?.online) {
+      throw ApplicationFailure.nonRetryable(`${node} is online again (did it boot its disk instead of the network?): a live member is never removed`, 'RemovalFailed');
+    }
     try {
       await api.deleteNode(node);
     } catch (err) {
@@ -165,24 +197,34 @@ export function removeMember(deps: Deps) {
   };
 }
 
-/** Reads the node's own root key and drops every other `root@<name>` line from the cluster's authorized_keys. */
-const oldKeyScript = [
-  'own=$(cut -d" " -f2 "$1")',
-  'comment="root@$2"',
-  'f="$3"',
-  '[ -n "$own" ] || { echo "no own key in $1" >&2; exit 3; }',
-  '[ -e "$f" ] || { echo "removed 0"; exit 0; }',
-  'n=0; t=$(mktemp)',
-  'while IFS= read -r line; do',
-  '  set -- $line',
-  '  case "$line" in "#"*|"") printf "%s\\n" "$line" >> "$t"; continue ;; esac',
-  '  last=$(printf "%s" "$line" | awk "{print \\$NF}")',
-  '  if [ "$last" = "$comment" ] && [ "$2" != "$own" ]; then n=$((n+1)); printf "%s\\n" "$line" >&2; else printf "%s\\n" "$line" >> "$t"; fi',
-  'done < "$f"',
-  'if [ "$n" -gt 0 ]; then cat "$t" > "$f"; fi',
-  'rm -f "$t"',
-  'echo "removed $n"',
-].join('\n');
+/**
+ * Drops every `root@<name>` line of the cluster's authorized_keys ($3) whose key is not the node's own ($1), and
+ * prints the dropped lines to stderr and "removed N". The key is the field after the key type (options may come
+ * first); comments and blank lines stay; a last line without a newline and CRLF lines count like any other; the
+ * file is replaced by a rename of a complete copy beside it, never truncated first.
+ */
+export const oldKeyScript = String.raw`
+own="$1"; comment="root@$2"; f="$3"
+keyof() { awk '{ sub(/\r$/, ""); for (i = 1; i < NF; i++) if ($i ~ /^(ssh-|ecdsa-|sk-)/) { print $(i + 1); exit } }'; }
+ownkey=$(keyof < "$own")
+[ -n "$ownkey" ] || { echo "no key in $own" >&2; exit 3; }
+[ -e "$f" ] || { echo "removed 0"; exit 0; }
+t="$f.provisioning.$$"
+awk -v own="$ownkey" -v comment="$comment" '
+  { line = $0; sub(/\r$/, "", line) }
+  line ~ /^[ \t]*(#|$)/ { print; next }
+  { n = split(line, w, /[ \t]+/); key = ""; for (i = 1; i < n; i++) if (w[i] ~ /^(ssh-|ecdsa-|sk-)/) { key = w[i + 1]; break } }
+  key != "" && i + 1 < n && w[n] == comment && key != own { print line > dropped; next }
+  { print }
+' dropped="$t.dropped" "$f" > "$t" || { rm -f "$t" "$t.dropped"; exit 4; }
+touch "$t.dropped"
+n=$(wc -l < "$t.dropped")
+cat "$t.dropped" >&2
+chmod --reference="$f" "$t" 2>/dev/null || true
+if [ "$n" -gt 0 ]; then mv "$t" "$f"; else rm -f "$t"; fi
+rm -f "$t.dropped"
+echo "removed $n"
+`;
 
 /**
  * Returns the activity that, on the rebuilt node after its join, removes the old node's root key line from the
@@ -207,7 +249,7 @@ export function removeOldNodeKey(deps: Deps & { keys: RebuildKeyStore }) {
       throw new Error(`cannot reach ${input.address} to remove the old node's key: ${(err as Error).message}`);
     }
     try {
-      const result = await session.exec(`sh -c ${shellQuote(oldKeyScript)} sh ${[ownKey, input.hostname, cluster].map(shellQuote).join(' ')}`);
+      const result = await session.exec(`bash -c ${shellQuote(oldKeyScript)} sh ${[ownKey, input.hostname, cluster].map(shellQuote).join(' ')}`);
       if (result.code !== 0) throw ApplicationFailure.nonRetryable(`removing the old key of ${input.hostname} failed (exit ${result.code}): ${result.stderr.trim()}`, 'OldKeyNotRemoved');
       const removed = Number(/removed (\d+)/.exec(result.stdout)?.[1] ?? 0);
       const lines = result.stderr.split('\n').filter(Boolean).map((l) => `${l.split(' ')[0]} …${l.split(' ')[1]?.slice(-12) ?? ''} ${l.split(' ').at(-1)}`);

@@ -99,6 +99,10 @@ const lockRequests = proxyActivities<Activities>({
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...joinFailureTypes] },
 });
+// A member's old key removal: the SSH cleanup's 3 tries of up to 2 minutes. A node removal gets at least 2 minutes
+// once it holds the lock, whatever is left of timeouts.leave_cluster.
+const oldKeyRemovalMs = 7 * 60_000;
+const removalMinimumMs = 2 * 60_000;
 // The cluster shows a new member within seconds; the check is retried for up to 5 minutes.
 const membershipCheckTimeout = '5m';
 const clusterChecks = proxyActivities<Activities>({
@@ -150,12 +154,17 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
   try {
     await quick.beginRebuild({ hostId: input.hostId, hostname: input.hostname });
     key = await generateKey(input);
-    // Allow first, then announce: a host that PXE boots the moment it shows pxe_ready gets the installer.
-    pxeAllowed = true; // before the await: a cancel while it runs must still revoke (revoking is idempotent)
-    await quick.allowPxeBoot({ hostId: input.hostId, mac: input.mac });
+    // Since the second version of a member's steps: a member may PXE boot the installer only from its reboot on (not
+    // while its guests move), and its old key is removed while the cluster lock is still held.
+    const memberV2 = input.member !== undefined && patched('member-steps-v2');
+    if (!memberV2) {
+      // Allow first, then announce: a host that PXE boots the moment it shows pxe_ready gets the installer.
+      pxeAllowed = true; // before the await: a cancel while it runs must still revoke (revoking is idempotent)
+      await quick.allowPxeBoot({ hostId: input.hostId, mac: input.mac });
+    }
     await enterState('pxe_ready', input.member ? `rebuild key ready; taking ${input.member.node} out of cluster ${input.member.cluster} first` : `rebuild key ready; waiting for ${input.mac} to PXE boot`);
     // Since member rebuilds: a member leaves its cluster (guests moved, rebooted into the installer, removed) first.
-    if (input.member && patched('member-rebuild')) await leaveCluster(input.member);
+    if (input.member && patched('member-rebuild')) await leaveCluster(input.member, memberV2);
 
     await awaitBootEvent('pxeBooted', input.timeouts.pxeBoot);
     await awaitBootEvent('answerServed', input.timeouts.answerFetch);
@@ -169,11 +178,14 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     await enterState('joining', `joining the cluster over SSH to ${target.address}`);
     if (patched('cluster-lock')) {
       // Since the cluster lock: one join at a time per cluster, and ready only once the cluster shows the node.
-      await withClusterLock('join', durationMs(input.timeouts.join) + durationMs(membershipCheckTimeout) + 60_000, async () => {
+      // The old key's removal rewrites the cluster's authorized_keys, which a join also writes: under the lock too.
+      const oldKeyLease = memberV2 ? oldKeyRemovalMs : 0;
+      await withClusterLock('join', durationMs(input.timeouts.join) + durationMs(membershipCheckTimeout) + oldKeyLease + 60_000, async () => {
         const joined = await joinTheCluster(target);
         await checkMembership(joined);
+        if (memberV2) await removeOldNodeKey(target);
       });
-      if (input.member && patched('member-rebuild')) await removeOldNodeKey(target);
+      if (input.member && !memberV2 && patched('member-rebuild')) await removeOldNodeKey(target);
     } else {
       await joinTheCluster(target);
     }
@@ -230,9 +242,13 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     lockGranted = null;
     let ticket: ClusterLockTicket;
     try {
-      ticket = await lockRequests.requestClusterLock({ hostId: input.hostId, hostname: input.hostname, purpose, leaseMs, cluster: input.member?.cluster });
+      // Not cancellable: once queued, the rebuild must know its ticket to leave the queue again (the finally below).
+      ticket = await CancellationScope.nonCancellable(() =>
+        lockRequests.requestClusterLock({ hostId: input.hostId, hostname: input.hostname, purpose, leaseMs, cluster: input.member?.cluster }),
+      );
     } catch (err) {
-      throw joinFailure(err, input.timeouts.join);
+      if (isCancellation(err)) throw err;
+      throw new RebuildFailed(purpose === 'join' ? 'join_rejected' : 'removal_failed', `could not queue for the cluster lock to ${purpose}: ${failureText(err)}`);
     }
     try {
       if (lockGranted === null) {
@@ -263,11 +279,15 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
    * when the operator asked, a reboot through the API into network boot, the cluster seeing it offline, and its
    * removal from the nodelist (under the cluster lock: delnode edits the nodelist as a join does).
    */
-  async function leaveCluster(member: MemberRebuild): Promise<void> {
+  async function leaveCluster(member: MemberRebuild, allowPxeAtReboot: boolean): Promise<void> {
     if (member.migrateTo !== null) {
       const timeout = input.timeouts.migrate ?? memberStepDefaults.migrate;
       setCurrentDetails(`${input.hostname} (${input.mac}): moving its guests to ${member.migrateTo}`);
       await memberStep('migrateGuests', member, durationMs(timeout), 'migration_failed', `moving the guests of ${member.node} to ${member.migrateTo}`);
+    }
+    if (allowPxeAtReboot) {
+      pxeAllowed = true;
+      await quick.allowPxeBoot({ hostId: input.hostId, mac: input.mac });
     }
     const leaveTimeout = input.timeouts.leaveCluster ?? memberStepDefaults.leaveCluster;
     const deadline = Date.now() + durationMs(leaveTimeout);
@@ -276,8 +296,9 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     await memberStep('rebootMember', member, left(), 'reboot_failed', `rebooting ${member.node} through the API`);
     setCurrentDetails(`${input.hostname} (${input.mac}): waiting until cluster ${member.cluster} sees ${member.node} offline`);
     await memberStep('awaitMemberOffline', member, left(), 'still_online', `waiting until the cluster sees ${member.node} offline`);
-    await withClusterLock(`remove ${member.node} from the cluster`, left(), () =>
-      memberStep('removeMember', member, left(), 'removal_failed', `removing ${member.node} from cluster ${member.cluster}`),
+    // The removal's own time starts when the lock is granted: a queue of joins ahead must not eat it.
+    await withClusterLock(`remove ${member.node} from the cluster`, Math.max(left(), removalMinimumMs), () =>
+      memberStep('removeMember', member, Math.max(left(), removalMinimumMs), 'removal_failed', `removing ${member.node} from cluster ${member.cluster}`),
     );
     setCurrentDetails(`${input.hostname} (${input.mac}): out of cluster ${member.cluster}; waiting for it to PXE boot`);
   }

@@ -237,6 +237,11 @@ export class ProxmoxApi {
     throw this.failure(method, path, status, statusMessage, body);
   }
 
+  /** Logs in as root@pam with proxmox.join_password (a root-only call will need it): throws unauthorized when refused. */
+  async checkRootLogin(): Promise<void> {
+    await this.rootTicket();
+  }
+
   private async rootTicket(): Promise<Ticket> {
     if (this.ticket && Date.now() - this.ticket.at < ticketLifetimeMs - 10 * 60 * 1000) return this.ticket;
     if (!this.o.rootPassword) throw new ProxmoxApiError('unauthorized', `root-only call on ${this.address}: no root@pam password (proxmox.join_password)`);

@@ -102,7 +102,7 @@ describe('the cluster lock workflow', () => {
   });
 
   it('gives the lock to the next in line when the holder lets its lease run out', async () => {
-    const a = await requester('pve-a', 1_500);
+    const a = await requester('pve-a', 5_000);
     const b = await requester('pve-b');
     await acquire(a);
     await acquire(b);

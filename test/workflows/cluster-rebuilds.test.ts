@@ -212,6 +212,9 @@ describe('rebuilding a cluster member', () => {
     expect(l.standIn.cluster.guests.map((g) => `${g.vmid}@${g.node}`)).toEqual(['100@pve1', '101@pve1', '102@pve3']);
     const kinds = eventsOf(l, id).map((e) => e.kind);
     expect(kinds.indexOf('guests_migrated')).toBeLessThan(kinds.indexOf('member_rebooting'));
+    // Not allowed to network-boot the installer while its guests were still on it.
+    expect(kinds.indexOf('guests_migrated')).toBeLessThan(kinds.indexOf('pxe_allowed'));
+    expect(kinds.indexOf('pxe_allowed')).toBeLessThan(kinds.indexOf('member_rebooting'));
     expect(eventsOf(l, id).find((e) => e.kind === 'guests_migrated')!.message).toBe('2 guests moved from pve2 to pve1');
     await install(l, id, node, '127.0.0.33');
     expect((await result(l, id)).failure).toBeNull();
@@ -227,14 +230,17 @@ describe('rebuilding a cluster member', () => {
     expect(l.standIn.requests.filter((r) => r.method !== 'GET')).toEqual([]); // read-only: nothing rebooted or removed
   });
 
-  it('fails with removal_failed naming Proxmox\'s reason when delnode is refused, and never installs', async () => {
+  it('fails before the reboot when the root@pam password that delnode will need is refused, and never installs', async () => {
     const l = await lab();
     const id = await registered(l, 'pve2', 'aa:bb:cc:dd:ee:34');
     l.standIn.cluster.rootPassword = 'changed-since'; // the ticket login for delnode fails
     expect((await l.t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` })).statusCode).toBe(202);
     const r = await result(l, id);
-    expect(r.failure).toMatchObject({ stage: 'pxe_ready', reason: 'removal_failed' });
-    expect(r.failure!.message).toMatch(/^removing pve2 needs the root@pam password of the cluster \(proxmox\.join_password\), and pve1 refused it/);
+    expect(r.failure).toMatchObject({ stage: 'pxe_ready', reason: 'reboot_failed' });
+    expect(r.failure!.message).toMatch(/^removing pve2 from the cluster will need the root@pam password \(proxmox\.join_password\), and pve1 refused it; nothing was rebooted/);
+    // Never rebooted, still a member, online; its MAC no longer allowed to network-boot the installer.
+    expect(l.standIn.requests.filter((r) => r.method === 'POST' && r.path.includes('/status'))).toEqual([]);
+    expect(l.standIn.cluster.nodes.find((n) => n.name === 'pve2')).toMatchObject({ online: true });
     expect(l.t.pxeAllowList.list()).toEqual([]);
   });
 });
@@ -292,7 +298,7 @@ describe('rebuilds left open in the cluster steps (the runs an upgrade meets)', 
     await vi.waitFor(async () => {
       const { raw } = await handle.describe();
       expect(raw.pendingActivities?.map((a) => a.activityType?.name)).toEqual(['awaitMemberOffline']);
-    });
+    }, { timeout: 15_000, interval: 100 });
     expect((await handle.query(rebuildProgressQuery)).state).toBe('pxe_ready');
   });
 });
