@@ -13,6 +13,8 @@ import { FeedStore, type FeedRow } from '../../src/store/feed-store';
 import { HostStore } from '../../src/store/host-store';
 import { migrations } from '../../src/store/migrations';
 import { OperationStore, type Operation, type OperationEvent } from '../../src/store/operation-store';
+import type { PowerSettings } from '../../src/power/types';
+import { PowerStore } from '../../src/store/power-store';
 import { PxeAllowList, type PxeAllowance } from '../../src/store/pxe-allow-list';
 import { RebuildKeyStore, type RebuildKeyRecord } from '../../src/store/rebuild-key-store';
 import { tempDir } from '../helpers/temp-dir';
@@ -31,6 +33,7 @@ interface Fixture {
   pxeAllowList: PxeAllowance[];
   feed: FeedRow[] | null; // from v2
   images: unknown[] | null; // v1 to v3; migration 4 drops the table nothing used
+  power?: Array<{ hostId: number; settings: PowerSettings; password: string | null }> | null; // from v5 (absent before)
 }
 
 const fixtures = resolve('test/fixtures/databases');
@@ -89,6 +92,7 @@ describe('the database fixtures', () => {
     expect(f.pxeAllowList.length).toBeGreaterThan(0);
     expect(f.feed !== null).toBe(version >= 2);
     expect(f.images !== null).toBe(version <= 3);
+    expect((f.power ?? null) !== null).toBe(version >= 5);
   });
 });
 
@@ -137,6 +141,19 @@ describe.each(versions)('a v%i database, opened by this build', (version) => {
     if (f.feed) expect(feed.since(0, 10_000).slice(0, f.feed.length)).toEqual(f.feed); // a later migration may add rows
     else expect(feed.maxId()).toBe(0);
     expect(upgraded.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'images'").get()).toBeUndefined();
+  });
+
+  it("keeps the power settings (from v5), the BMC passwords readable with that install's key-encryption key", () => {
+    const f = readFixture(version);
+    const upgraded = upgradedCopy(version);
+    const power = new PowerStore(upgraded, Buffer.from(f.keyEncryptionKey, 'hex'), { pxeSubnet: '192.168.1.0/24' });
+    const hosts = new HostStore(upgraded);
+    expect(power.settingsByHost()).toEqual(new Map((f.power ?? []).map((p) => [p.hostId, p.settings])));
+    for (const p of f.power ?? []) {
+      const target = power.target(p.hostId, hosts.get(p.hostId));
+      if (p.password !== null) expect(target).toMatchObject({ password: p.password });
+    }
+    for (const host of f.hosts) if (!f.power?.some((p) => p.hostId === host.id)) expect(power.settings(host.id)).toEqual({ method: 'manual' });
   });
 
   it('gives a new host an id above every host the database has seen', () => {
