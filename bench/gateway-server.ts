@@ -22,6 +22,7 @@ import { openDatabase } from '../src/store/database';
 import { FeedStore } from '../src/store/feed-store';
 import { HostStore } from '../src/store/host-store';
 import { OperationStore } from '../src/store/operation-store';
+import { PowerStore } from '../src/store/power-store';
 import { PxeAllowList } from '../src/store/pxe-allow-list';
 import { RebuildKeyStore } from '../src/store/rebuild-key-store';
 import { benchMac } from './lib';
@@ -78,6 +79,7 @@ async function main() {
     hub,
     sessions: new DashboardSessions('', secret),
     temporalUi: { uiUrl: '', namespace: 'default' },
+    power: { store: new PowerStore(db, secret), driver: () => { throw new Error('no power control in the benchmark'); }, input: { pxeSubnet: '', proxmoxMissing: [] } },
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   // Tokens for the first-boot script requests, one per host.

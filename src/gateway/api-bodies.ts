@@ -1,10 +1,11 @@
 // API representations: snake_case JSON built from domain objects. Only listed fields leave the service.
 import type { ServerType } from '../config/server-types';
 import type { Host } from '../domain/host';
+import type { PowerSettings } from '../power/types';
 import type { RebuildPlan } from '../proxmox/rebuild-plan';
 import type { Operation, OperationEvent } from '../store/operation-store';
 
-export function hostBody(h: Host) {
+export function hostBody(h: Host, power: PowerSettings) {
   return {
     id: h.id,
     hostname: h.hostname,
@@ -14,9 +15,26 @@ export function hostBody(h: Host) {
     ip_address: h.ipAddress,
     hardware_id: h.hardwareId,
     machine_id: h.machineId,
+    power: powerSettingsBody(power),
     created_at: h.createdAt,
     updated_at: h.updatedAt,
   };
+}
+
+/** A host's power settings: the fields of its method; the password only as `password_set`. */
+export function powerSettingsBody(p: PowerSettings) {
+  switch (p.method) {
+    case 'manual':
+      return { method: p.method };
+    case 'wol':
+      return { method: p.method, broadcast: p.broadcast, port: p.port };
+    case 'ipmi':
+      return { method: p.method, address: p.address, port: p.port, username: p.username, password_set: p.passwordSet };
+    case 'redfish':
+      return { method: p.method, url: p.url, username: p.username, password_set: p.passwordSet, system_id: p.systemId, fingerprint: p.fingerprint, ca_file: p.caFile };
+    case 'proxmox':
+      return { method: p.method, node: p.node };
+  }
 }
 
 export function operationBody(o: Operation) {

@@ -20,6 +20,9 @@ import { ImageJobs } from '../images/preparation-jobs';
 import { rebuildRunTimeoutMs } from '../domain/rebuild';
 import type { Logger } from '../logging';
 import { FeedStore } from '../store/feed-store';
+import { PowerStore } from '../store/power-store';
+import { PowerError, type PowerDriver, type PowerMethod } from '../power/types';
+import type { PowerDeps } from '../gateway/routes/power';
 import { RebuildClient } from '../temporal/rebuild-client';
 import { RebuildJanitor } from '../temporal/rebuild-janitor';
 import { startPxe } from './pxe';
@@ -112,6 +115,7 @@ export async function startGatewayRole(o: {
       sessions: new DashboardSessions(config.server.apiToken, storage.secret),
       hub: new EventHub(new FeedStore(storage.db), hostUpdateRenderer(storage.hosts, storage.operations)),
       temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
+      power: powerDeps(config, new PowerStore(storage.db, storage.secret, { pxeSubnet: config.pxe.subnet })),
     });
     closers.push(() => app.close());
     const httpsListener = config.server.tls && tls ? await startHttpsListener(app, config.server.tls, tls, log.child({ component: 'https' })) : null;
@@ -145,4 +149,27 @@ function clusterApi(config: Readonly<Config>): ProxmoxApi | null {
   const p = config.proxmox;
   if (!p.apiToken || !p.existingNode || !p.joinFingerprint) return null;
   return new ProxmoxApi({ host: p.existingNode, port: p.apiPort, fingerprint: p.joinFingerprint, apiToken: p.apiToken, rootPassword: p.joinPassword || null, timeoutMs: 5_000 });
+}
+
+/** The hosts' power: the stored settings, a driver per call (its target read from the store), the checks of new settings. */
+function powerDeps(config: Readonly<Config>, store: PowerStore): PowerDeps {
+  const p = config.proxmox;
+  const proxmoxMissing = [
+    ...(p.existingNode ? [] : ['proxmox.existing_node']),
+    ...(p.joinFingerprint ? [] : ['proxmox.join_fingerprint']),
+    ...(p.apiToken || p.joinPassword ? [] : ['proxmox.api_token (or proxmox.join_password)']),
+  ];
+  return {
+    store,
+    driver: (host) => unavailableDriver(store.target(host.id, host).method),
+    input: { pxeSubnet: config.pxe.subnet, proxmoxMissing },
+  };
+}
+
+/** The driver of a build without src/power/drivers.ts: every call fails, saying so. */
+function unavailableDriver(method: PowerMethod): PowerDriver {
+  const fail = async (): Promise<never> => {
+    throw new PowerError('not_configured', 'power drivers are not available in this build');
+  };
+  return { method, status: fail, intoInstaller: fail, act: fail, test: fail, persistentOverride: fail };
 }

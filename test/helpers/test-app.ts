@@ -1,5 +1,6 @@
 // buildTestApp(): the real gateway on a real SQLite file and a real Temporal client (the suite's dev server).
-// Real: SQLite, Fastify, Temporal. Fake: nothing; server types come from a temp YAML file.
+// Real: SQLite, Fastify, Temporal. Fake: the power driver when a test passes one (else every call fails as
+// not_configured); server types come from a temp YAML file.
 import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,11 @@ import { FeedStore } from '../../src/store/feed-store';
 import { openDatabase, type Database } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
 import { OperationStore } from '../../src/store/operation-store';
+import { PowerStore } from '../../src/store/power-store';
 import { PxeAllowList } from '../../src/store/pxe-allow-list';
+import type { Host } from '../../src/domain/host';
+import { PowerError, type PowerDriver, type PowerTarget } from '../../src/power/types';
+import type { PowerInputContext } from '../../src/gateway/power-input';
 import { RebuildKeyStore } from '../../src/store/rebuild-key-store';
 import { RebuildClient } from '../../src/temporal/rebuild-client';
 import type { RebuildTimeouts } from '../../src/domain/rebuild';
@@ -65,6 +70,7 @@ export interface TestApp {
   operations: OperationStore;
   keys: RebuildKeyStore;
   pxeAllowList: PxeAllowList;
+  power: PowerStore;
   images: ImageLibrary;
   imageJobs: ImageJobs;
   tokens: BootTokens;
@@ -91,6 +97,8 @@ export async function buildTestApp(
     hubOptions?: EventHubOptions;
     clusterSnapshot?: () => ClusterSnapshot;
     rebuildPlan?: RebuildPlanner; // the rebuild's pre-flight (planRebuild on a stand-in API); absent: no proxmox.api_token
+    powerDriver?: (target: PowerTarget, host: Host) => PowerDriver; // gets the target as the store decrypts it
+    powerInput?: Partial<PowerInputContext>; // default: pxe.subnet 192.168.1.0/24, the cluster API configured
   } = {},
 ): Promise<TestApp> {
   const dir = tempDir();
@@ -109,6 +117,15 @@ export async function buildTestApp(
   const keyEncryptionKey = options.keyEncryptionKey ?? randomBytes(32);
   const keys = new RebuildKeyStore(db, keyEncryptionKey);
   const pxeAllowList = new PxeAllowList(db);
+  const powerInput: PowerInputContext = { pxeSubnet: '192.168.1.0/24', proxmoxMissing: [], ...options.powerInput };
+  const power = new PowerStore(db, keyEncryptionKey, { pxeSubnet: powerInput.pxeSubnet });
+  const noDriver = (target: PowerTarget): PowerDriver => {
+    const fail = async (): Promise<never> => {
+      throw new PowerError('not_configured', 'power drivers are not available in this build');
+    };
+    return { method: target.method, status: fail, intoInstaller: fail, act: fail, test: fail, persistentOverride: fail };
+  };
+  const powerDriver = options.powerDriver ?? noDriver;
   const imagesDir = join(dir.path, 'images');
   mkdirSync(imagesDir);
   const images = new ImageLibrary(imagesDir, 0); // tests add and remove images between requests
@@ -139,6 +156,7 @@ export async function buildTestApp(
     temporalUi: { uiUrl: 'http://127.0.0.1:8233', namespace },
     ...(options.clusterSnapshot ? { clusterSnapshot: options.clusterSnapshot } : {}),
     ...(options.rebuildPlan ? { rebuildPlan: options.rebuildPlan } : {}),
+    power: { store: power, driver: (host) => powerDriver(power.target(host.id, host), host), input: powerInput },
   });
   await app.ready();
   return {
@@ -150,6 +168,7 @@ export async function buildTestApp(
     operations,
     keys,
     pxeAllowList,
+    power,
     images,
     imageJobs,
     tokens,

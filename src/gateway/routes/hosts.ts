@@ -22,9 +22,13 @@ import {
   RebuildStartedSchema,
 } from '../schemas/hosts';
 import { eventBody, hostBody, operationBody, rebuildPlanBody } from '../api-bodies';
+import { parsePowerInput } from '../power-input';
+import { UpdateHostBody } from '../schemas/power';
+import type { PowerUpdate } from '../../store/power-store';
+import { callerOf, powerRoutes, type PowerRoutesDeps } from './power';
 
-/** What the host routes need. */
-export interface HostRoutesDeps {
+/** What the host routes need (their power routes' too). */
+export interface HostRoutesDeps extends PowerRoutesDeps {
   hosts: HostStore;
   operations: OperationStore;
   serverTypes: Pick<ServerTypeRegistry, 'list' | 'get'>;
@@ -34,6 +38,8 @@ export interface HostRoutesDeps {
   /** The rebuild's pre-flight through the cluster API; absent: no proxmox.api_token, every rebuild a fresh host's. */
   rebuildPlan?: RebuildPlanner | undefined;
 }
+
+const manual = { method: 'manual' } as const;
 
 /** Runs the plan; an unreadable cluster API is 503 cluster_unreachable (never silently a fresh-host rebuild). */
 async function planOrFail(planner: RebuildPlanner | undefined, host: Host, choice: RebuildChoice): Promise<RebuildPlan> {
@@ -51,11 +57,38 @@ export function hostRoutes(deps: HostRoutesDeps) {
     app.get('/api/hosts', { schema: { tags: ['hosts'], summary: 'List all hosts', response: { 200: HostListSchema, ...errorResponses } } }, listHosts);
     app.get('/api/hosts/:id', { schema: { tags: ['hosts'], summary: 'Host details with its current and past operations', params: HostIdParams, response: { 200: HostDetailSchema, ...errorResponses } } }, getHost);
     app.post('/api/hosts', { schema: { tags: ['hosts'], summary: 'Register a host', body: CreateHostBody, response: { 201: HostSchema, ...errorResponses } } }, createHost);
+    app.patch('/api/hosts/:id', { schema: { tags: ['hosts'], summary: "Change a host's settings: its power method (credentials write-only)", params: HostIdParams, body: UpdateHostBody, response: { 200: HostSchema, ...errorResponses } } }, updateHost);
     app.delete('/api/hosts/:id', { schema: { tags: ['hosts'], summary: 'Remove a host and its history', params: HostIdParams, response: { 204: { type: 'null' }, ...errorResponses } } }, deleteHost);
     app.get('/api/hosts/:id/rebuild-plan', { schema: { tags: ['rebuilds'], summary: 'What a rebuild would do and whether it may: for a cluster member its guests, HA, QDevice, replication, quorum without it, steps and refusals (read-only)', params: HostIdParams, querystring: RebuildPlanQuery, response: { 200: RebuildPlanSchema, ...errorResponses, 503: { $ref: 'Error#' } } } }, getRebuildPlan);
     app.post<{ Params: HostIdParams; Body: RebuildBody }>('/api/hosts/:id/rebuild', { schema: { tags: ['rebuilds'], summary: 'Start a rebuild (a cluster member: after its plan, refused with 409 and the plan when something stops it)', params: HostIdParams, body: RebuildBody, response: { 202: RebuildStartedSchema, ...errorResponses, 409: RebuildRefusedSchema, 503: { $ref: 'Error#' } } }, preValidation: noBodyIsEmpty }, startRebuild);
     app.post('/api/hosts/:id/rebuild/cancel', { schema: { tags: ['rebuilds'], summary: 'Cancel the running rebuild (cleanup still runs)', params: HostIdParams, response: { 202: { type: 'object', properties: { workflow_id: { type: 'string' } } }, ...errorResponses } } }, cancelRebuild);
+    await app.register(powerRoutes(deps)); // /api/hosts/{id}/power…
   };
+
+  /** Words for the history: what a settings change set (never the password, only whether it changed). */
+  function powerChange(update: PowerUpdate): string {
+    const pw = 'password' in update && update.password !== undefined ? ', password changed' : '';
+    switch (update.method) {
+      case 'manual':
+        return 'manual';
+      case 'wol':
+        return `wol (broadcast ${update.broadcast ?? 'of pxe.subnet'}, port ${update.port})`;
+      case 'ipmi':
+        return `ipmi (${update.username}@${update.address}:${update.port}${pw})`;
+      case 'redfish':
+        return `redfish (${update.username}@${update.url}${update.systemId ? `, system ${update.systemId}` : ''}${pw})`;
+      case 'proxmox':
+        return `proxmox (node ${update.node ?? 'the hostname'})`;
+    }
+  }
+
+  /** Stores new power settings and records who set what in the host's history. */
+  function setPower(request: FastifyRequest, host: Host, update: PowerUpdate): void {
+    deps.power.store.set(host.id, update);
+    const caller = callerOf(request, deps.apiToken);
+    deps.operations.append({ hostId: host.id, kind: 'power_settings', message: `power method of ${host.hostname} set to ${powerChange(update)} by ${caller.words}`, details: { method: update.method, by: { kind: caller.kind, address: caller.address } } });
+    request.log.info({ hostId: host.id, method: update.method, by: caller.kind }, 'power settings changed');
+  }
 
   /** A POST without a body (today's rebuild button, scripts) is an empty choice, not a validation error. */
   async function noBodyIsEmpty(request: FastifyRequest) {
@@ -63,7 +96,8 @@ export function hostRoutes(deps: HostRoutesDeps) {
   }
 
   async function listHosts() {
-    return { hosts: deps.hosts.list().map(hostBody) };
+    const power = deps.power.store.settingsByHost();
+    return { hosts: deps.hosts.list().map((h) => hostBody(h, power.get(h.id) ?? manual)) };
   }
 
   async function getHost(request: FastifyRequest<{ Params: HostIdParams }>) {
@@ -71,7 +105,7 @@ export function hostRoutes(deps: HostRoutesDeps) {
     const operations = deps.operations.listForHost(host.id);
     const current = operations.find((o) => o.status === 'running') ?? null;
     return {
-      ...hostBody(host),
+      ...hostBody(host, deps.power.store.settings(host.id)),
       current_operation: current && { ...operationBody(current), events: deps.operations.events(current.id).map(eventBody) },
       operations: operations.map(operationBody),
     };
@@ -87,9 +121,21 @@ export function hostRoutes(deps: HostRoutesDeps) {
         `server_type: unknown server type ${JSON.stringify(serverType)}; known: ${known.length ? known.join(', ') : 'none (server-types.yaml is empty)'}`,
       );
     }
+    // Checked before the host exists: a refused power setting registers nothing.
+    const power = request.body.power ? parsePowerInput(request.body.power, deps.power.input) : null;
+    if (power && (power.method === 'ipmi' || power.method === 'redfish') && power.password === undefined) {
+      throw new InvalidInputError('power.password', `power.password: required for method ${power.method}`);
+    }
     const host = deps.hosts.create(parsed);
     request.log.info({ hostId: host.id, hostname: host.hostname, mac: host.mac }, 'host registered');
-    return reply.status(201).send(hostBody(host));
+    if (power && power.method !== 'manual') setPower(request, host, power);
+    return reply.status(201).send(hostBody(host, deps.power.store.settings(host.id)));
+  }
+
+  async function updateHost(request: FastifyRequest<{ Params: HostIdParams; Body: UpdateHostBody }>) {
+    const host = deps.hosts.get(request.params.id);
+    if (request.body.power) setPower(request, host, parsePowerInput(request.body.power, deps.power.input));
+    return hostBody(deps.hosts.get(host.id), deps.power.store.settings(host.id));
   }
 
   async function deleteHost(request: FastifyRequest<{ Params: HostIdParams }>, reply: FastifyReply) {

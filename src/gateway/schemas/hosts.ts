@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { hostStates } from '../../domain/host-state-machine';
+import { PowerBody, PowerSettingsSchema } from './power';
 
 export const HostIdParams = Type.Object({ id: Type.Integer({ minimum: 1, description: 'host id' }) });
 export type HostIdParams = Static<typeof HostIdParams>;
@@ -9,6 +10,7 @@ export const CreateHostBody = Type.Object(
     hostname: Type.String({ minLength: 1, maxLength: 253, examples: ['pve-ms-03'] }),
     mac: Type.String({ minLength: 1, maxLength: 64, examples: ['aa:bb:cc:dd:ee:ff'] }),
     server_type: Type.String({ minLength: 1, maxLength: 63, examples: ['minisforum-ms-01'] }),
+    power: Type.Optional(PowerBody),
   },
   { additionalProperties: false },
 );
@@ -51,6 +53,7 @@ export const HostSchema = Type.Object(
     ip_address: Type.Union([Type.String(), Type.Null()]),
     hardware_id: Type.Union([Type.String(), Type.Null()]),
     machine_id: Type.Union([Type.String(), Type.Null()]),
+    power: PowerSettingsSchema,
     created_at: Type.String(),
     updated_at: Type.String(),
   },
