@@ -72,7 +72,7 @@ if [ "${1:-}" != "--test" ] && [ ${#image_tools[@]} -gt 0 ]; then
 fi
 
 # Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node, dnsmasq, iPXE, QEMU, OVMF, the
-# image tools on synthetic ISOs).
+# image tools on synthetic ISOs, ipmitool against ipmi_sim as a BMC).
 if [ "${1:-}" = "--test" ]; then
   need=("${image_tools[@]}")
   command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -83,6 +83,9 @@ if [ "${1:-}" = "--test" ]; then
   [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
   [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
   command -v curl >/dev/null || need+=(curl)
+  # Power control: the IPMI driver runs ipmitool; the tests talk to OpenIPMI's ipmi_sim, a LAN-protocol BMC.
+  [ -x /usr/bin/ipmitool ] || need+=(ipmitool)
+  [ -x /usr/bin/ipmi_sim ] || need+=(openipmi)
   # The browser tests drive Debian's Chromium with playwright-core (no browser download).
   [ -x /usr/bin/chromium ] || need+=(chromium)
   if [ ${#need[@]} -gt 0 ]; then
