@@ -59,6 +59,10 @@ pre { white-space:pre-wrap; background:var(--bg); padding:.4rem; border-radius:6
 .plan-table { border-collapse:collapse; width:100%; } .plan-table th, .plan-table td { text-align:left; padding:.25rem .5rem; border-bottom:1px solid var(--line); } .plan-table tr.offline td { color:var(--bad); } .plan-table tr.this-node td { font-weight:600; }
 .plan-options { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; } .plan-options h2 { width:100%; } label.check { flex-direction:row; align-items:center; gap:.4rem; color:var(--fg); font-size:.95rem; }
 .plan-steps li { margin:.2rem 0; } .step-name { color:var(--muted); margin-right:.3rem; }
+.power { margin:1rem 0; } .power-state { font-weight:600; } .power-on { color:var(--ok); } .power-off { color:var(--idle); }
+.power-result.ok { color:var(--ok); } .power-result.bad { color:var(--bad); } .power details { margin-top:.6rem; }
+.power-form { display:flex; flex-wrap:wrap; gap:.8rem; align-items:end; margin-top:.5rem; } .power-form fieldset { display:flex; flex-wrap:wrap; gap:.8rem; border:1px solid var(--line); border-radius:8px; width:100%; }
+.power-form fieldset[hidden] { display:none; }
 @media (max-width: 600px) { main { padding:.5rem; } .grid { grid-template-columns:1fr; } }
 `;
 
@@ -253,6 +257,63 @@ export const dashboardJs = `
   // The rebuild page plans again as soon as an option changes (the form's button does it with JavaScript off).
   var options = document.getElementById('plan-options');
   if (options) options.addEventListener('change', function () { options.submit(); });
+
+  // Power (host page): the buttons call the power API. Off and Cycle ask first when the host is a cluster member
+  // (ready) or in a rebuild; the state is read from the live detail at the moment of the click.
+  var power = document.getElementById('power');
+  if (power) power.addEventListener('click', function (e) {
+    var button = e.target.closest('button[data-power]');
+    if (!button) return;
+    var action = button.dataset.power, name = power.dataset.hostname, id = power.dataset.hostId;
+    var result = power.querySelector('.power-result');
+    var detail = document.getElementById('host-detail'), state = detail ? detail.dataset.state : '';
+    if (action === 'off' || action === 'cycle') {
+      var why = state === 'ready' ? name + ' is a cluster member: its guests stop with it and the cluster loses its vote meanwhile.'
+        : state && state !== 'registered' && state !== 'failed' ? 'A rebuild of ' + name + ' is running (' + state + ').' : '';
+      if (why && !window.confirm(why + ' ' + (action === 'off' ? 'Power off ' : 'Power cycle ') + name + '?')) return;
+    }
+    result.textContent = (action === 'test' ? 'testing' : action) + '…';
+    result.className = 'power-result';
+    button.disabled = true;
+    var request = action === 'test' ? api('POST', '/api/hosts/' + id + '/power/test') : api('POST', '/api/hosts/' + id + '/power', { action: action });
+    request.then(function (r) {
+      button.disabled = false;
+      if (r.ok) {
+        result.textContent = r.json.did + (r.json.state !== 'unknown' ? ' (power ' + r.json.state + ')' : '');
+        result.className = 'power-result ok';
+        return;
+      }
+      var err = r.json && r.json.error ? r.json.error : { code: 'failed', message: 'request failed' };
+      result.textContent = err.code + ': ' + err.message;
+      result.className = 'power-result bad';
+    }, function () { button.disabled = false; result.textContent = 'the server could not be reached'; result.className = 'power-result bad'; });
+  });
+
+  // The power settings: the fieldset of the chosen method, PATCHed as the host's power; the page reloads with them.
+  var powerForm = document.getElementById('power-form');
+  if (powerForm) {
+    var methodSelect = powerForm.querySelector('select[name="method"]');
+    var showMethod = function () { powerForm.querySelectorAll('fieldset[data-method]').forEach(function (f) { f.hidden = f.dataset.method !== methodSelect.value; }); };
+    methodSelect.addEventListener('change', showMethod);
+    showMethod();
+    powerForm.addEventListener('submit', function (e) {
+      e.preventDefault();
+      powerForm.querySelectorAll('.field-error, .form-error').forEach(function (el) { el.textContent = ''; });
+      var method = methodSelect.value, body = { method: method };
+      var fields = powerForm.querySelector('fieldset[data-method="' + method + '"]');
+      if (fields) fields.querySelectorAll('input').forEach(function (input) {
+        var key = input.name.slice(method.length + 1), value = key === 'password' ? input.value : input.value.trim();
+        if (value !== '') body[key] = input.type === 'number' ? Number(value) : value;
+      });
+      api('PATCH', '/api/hosts/' + powerForm.dataset.hostId, { power: body }).then(function (r) {
+        if (r.ok) { location.reload(); return; }
+        var err = r.json && r.json.error ? r.json.error : { message: 'request failed' };
+        var selector = '.field-error[data-field="' + err.field + '"]';
+        var slot = err.field && ((fields && fields.querySelector(selector)) || powerForm.querySelector(selector));
+        (slot || powerForm.querySelector('.form-error')).textContent = err.message;
+      }, function () { powerForm.querySelector('.form-error').textContent = 'the server could not be reached'; });
+    });
+  }
 
   var form = document.getElementById('register');
   if (form) form.addEventListener('submit', function (e) {

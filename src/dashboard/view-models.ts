@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import type { ServerType } from '../config/server-types';
 import type { Host } from '../domain/host';
 import { isActive, type HostState } from '../domain/host-state-machine';
+import type { PowerSettings } from '../power/types';
 import type { Operation, OperationEvent, OperationStore } from '../store/operation-store';
+import type { LastPowerState, PowerStore } from '../store/power-store';
 
 /** The eight states of a rebuild, in order, with the words operators see. */
 export const stepperStates: ReadonlyArray<{ state: HostState; label: string }> = [
@@ -39,7 +41,11 @@ export interface TileModel {
   activeSince: string | null; // when the current stage began, for the elapsed clock
   waiting: string | null; // "waiting for the cluster lock behind pve-ms-12 to join", while it does
   failure: { reason: string; message: string } | null;
+  power: LastPowerState | null; // on/off as the latest power event recorded it (no BMC call per render)
 }
+
+/** Where a tile finds the host's last known power state. */
+export type PowerLookup = Pick<PowerStore, 'lastState'>;
 
 /** What a running rebuild waits for besides its stage: the cluster lock, behind whom (the latest lock event says). */
 function lockWait(events: readonly OperationEvent[]): string | null {
@@ -47,8 +53,8 @@ function lockWait(events: readonly OperationEvent[]): string | null {
   return last?.kind === 'cluster_lock_waiting' ? last.message : null;
 }
 
-/** The tile of one host in the grid. */
-export function tileModel(host: Host, operations: Pick<OperationStore, 'listForHost' | 'events'>): TileModel {
+/** The tile of one host in the grid; without `power`, no power state. */
+export function tileModel(host: Host, operations: Pick<OperationStore, 'listForHost' | 'events'>, power?: PowerLookup): TileModel {
   const latest = operations.listForHost(host.id)[0];
   const active = latest?.status === 'running';
   const events = active ? operations.events(latest.id) : [];
@@ -64,7 +70,26 @@ export function tileModel(host: Host, operations: Pick<OperationStore, 'listForH
     activeSince: stageStart,
     waiting: active ? lockWait(events) : null,
     failure: host.state === 'failed' && latest?.failureReason ? { reason: latest.failureReason, message: latest.failureMessage ?? '' } : null,
+    power: power?.lastState(host.id) ?? null,
   };
+}
+
+/** A host's power settings in words, never the password ("password: set"). */
+export function powerSummary(p: PowerSettings, host: Pick<Host, 'hostname' | 'mac'>): string {
+  switch (p.method) {
+    case 'manual':
+      return 'Manual: power on or reboot the machine into network boot';
+    case 'wol':
+      return `Wake-on-LAN: magic packet to ${host.mac} on ${p.broadcast ?? 'the broadcast address of pxe.subnet'}, port ${p.port}`;
+    case 'ipmi':
+      return `IPMI: BMC ${p.address}:${p.port}, user ${p.username}, password: ${p.passwordSet ? 'set' : 'not set'}`;
+    case 'redfish': {
+      const cert = p.fingerprint ? `certificate pinned (${p.fingerprint.slice(0, 11)}…)` : p.caFile ? `certificate signed by the CA in ${p.caFile}` : 'certificate checked against the system CAs';
+      return `Redfish: ${p.url}, user ${p.username}, password: ${p.passwordSet ? 'set' : 'not set'}, system ${p.systemId ?? 'the only one'}, ${cert}`;
+    }
+    case 'proxmox':
+      return `Proxmox API: node ${p.node ?? host.hostname} rebooted through the cluster`;
+  }
 }
 
 export interface StepModel {
@@ -124,6 +149,7 @@ export interface HostDetailModel {
   clusterSteps: ClusterStepModel[] | null; // a cluster member's rebuild: its steps around the install
   operations: Array<{ operation: Operation; events: OperationEvent[]; workflowUrl: string | null }>;
   looseEvents: OperationEvent[]; // boot requests of no rebuild
+  power: { settings: PowerSettings; summary: string };
 }
 
 /** OpenSSH-style fingerprint (SHA256:base64, no padding) of a `type AAAA…` public key line. */
@@ -139,6 +165,7 @@ export function hostDetailModel(
   operations: Pick<OperationStore, 'listForHost' | 'events' | 'hostEvents'>,
   temporal: { uiUrl: string; namespace: string },
   now: Date,
+  power: Pick<PowerStore, 'settings' | 'lastState'>,
 ): HostDetailModel {
   const ops = operations.listForHost(host.id);
   const latest = ops[0];
@@ -159,11 +186,12 @@ export function hostDetailModel(
     const end = nextAt ?? (status === 'current' ? now.toISOString() : status === 'failed' ? latest?.finishedAt ?? null : null);
     return { state, label, status, at, durationMs: at && end ? Math.max(0, Date.parse(end) - Date.parse(at)) : null };
   });
+  const powerSettings = power.settings(host.id);
   const hostKeys = Object.entries(host.sshHostKeys ?? {}).map(([type, line]) => ({ type, fingerprint: sshFingerprint(line) }));
   return {
     host,
     serverType,
-    tile: tileModel(host, operations),
+    tile: tileModel(host, operations, power),
     hostKeyFingerprints: hostKeys,
     steps,
     clusterSteps: clusterSteps(latest, latestEvents),
@@ -175,5 +203,6 @@ export function hostDetailModel(
         : null,
     })),
     looseEvents: [...operations.hostEvents(host.id, 20)].reverse(),
+    power: { settings: powerSettings, summary: powerSummary(powerSettings, host) },
   };
 }

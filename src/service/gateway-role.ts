@@ -77,6 +77,7 @@ export async function startGatewayRole(o: {
     const serverTypes = watchServerTypes(config.serverTypesFile, log);
     closers.push(() => serverTypes.close());
     const { hosts, operations, keys, pxeAllowList, images } = storage;
+    const power = new PowerStore(storage.db, storage.secret, { pxeSubnet: config.pxe.subnet });
     // Before the app: the answer's URLs and prepared images carry the HTTPS certificate's fingerprint.
     const tls = config.server.tls ? await loadOrCreateTls(config, log.child({ component: 'tls' })) : null;
     const https = config.server.tls && tls ? { publicUrl: config.server.tls.publicUrl, certFingerprint: tls.fingerprint } : null;
@@ -113,9 +114,9 @@ export async function startGatewayRole(o: {
       rootPasswordHash: config.credentials.rootPasswordHash,
       firstBootDeadlineSeconds,
       sessions: new DashboardSessions(config.server.apiToken, storage.secret),
-      hub: new EventHub(new FeedStore(storage.db), hostUpdateRenderer(storage.hosts, storage.operations)),
+      hub: new EventHub(new FeedStore(storage.db), hostUpdateRenderer(storage.hosts, storage.operations, power)),
       temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
-      power: powerDeps(config, new PowerStore(storage.db, storage.secret, { pxeSubnet: config.pxe.subnet })),
+      power: powerDeps(config, power),
     });
     closers.push(() => app.close());
     const httpsListener = config.server.tls && tls ? await startHttpsListener(app, config.server.tls, tls, log.child({ component: 'https' })) : null;

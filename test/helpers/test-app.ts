@@ -130,7 +130,7 @@ export async function buildTestApp(
   mkdirSync(imagesDir);
   const images = new ImageLibrary(imagesDir, 0); // tests add and remove images between requests
   const tokens = new BootTokens(keyEncryptionKey);
-  const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations), options.hubOptions);
+  const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations, power), options.hubOptions);
   const publicUrl = options.publicUrl ?? 'http://127.0.0.1:8080';
   const imageJobs = new ImageJobs({ imagesDir, downloadIdleTimeoutMs: 300, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
   const app = await buildApp({

@@ -1,4 +1,5 @@
 import { html, type Html } from '../html';
+import type { PowerSettings } from '../../power/types';
 import type { HostDetailModel } from '../view-models';
 import { layout } from './layout';
 
@@ -36,6 +37,7 @@ ${m.tile.failure ? html`<p class="failure"><strong>${m.tile.failure.reason.repla
     <dt>IP address</dt><dd class="mono">${h.ipAddress ?? '—'}</dd>
     <dt>Hardware id</dt><dd class="mono">${h.hardwareId ?? '—'}</dd>
     <dt>Machine id</dt><dd class="mono">${h.machineId ?? '—'}</dd>
+    <dt>Power</dt><dd class="power-summary">${m.power.summary}${m.tile.power ? html` · <span class="power-state power-${m.tile.power.state}">${m.tile.power.state}</span> as of <time datetime="${m.tile.power.at}">${m.tile.power.at.replace('T', ' ').slice(0, 19)}</time>` : ''}</dd>
     <dt>SSH host keys</dt><dd>${m.hostKeyFingerprints.length === 0 ? '—' : html`<ul class="mono">${m.hostKeyFingerprints.map((k) => html`<li>${k.type} ${k.fingerprint}</li>`)}</ul>`}</dd>
   </dl>
 </section>
@@ -70,7 +72,49 @@ ${m.tile.failure ? html`<p class="failure"><strong>${m.tile.failure.reason.repla
 </div>`;
 }
 
+const methodLabels: Record<PowerSettings['method'], string> = { manual: 'Manual (by hand)', wol: 'Wake-on-LAN', ipmi: 'IPMI', redfish: 'Redfish', proxmox: 'Proxmox API reboot' };
+
+/** One input of the power form; `field` is the API's (power.address), where its error is shown. */
+function input(label: string, name: string, field: string, value: string | number | null, attrs: Html = html``): Html {
+  return html`<label>${label} <input name="${name}" value="${value ?? ''}" ${attrs}><span class="field-error" data-field="power.${field}"></span></label>`;
+}
+
+/**
+ * The Power section: the actions (Off and Cycle of a ready host, a cluster member, ask first) and the settings form.
+ * Outside the live-refreshed detail, so a refresh neither clears a half-typed form nor the last result.
+ */
+export function renderPowerSection(m: HostDetailModel): Html {
+  const h = m.host;
+  const p = m.power.settings;
+  const pw = (method: 'ipmi' | 'redfish') =>
+    html`<label>Password <input type="password" name="${method}_password" autocomplete="new-password" placeholder="${p.method === method && p.passwordSet ? 'set (leave empty to keep it)' : 'required'}"><span class="field-error" data-field="power.password"></span></label>`;
+  const fieldset = (method: PowerSettings['method'], body: Html) => html`<fieldset data-method="${method}" ${p.method === method ? '' : 'hidden'}><legend>${methodLabels[method]}</legend>${body}</fieldset>`;
+  return html`<section class="power" id="power" data-host-id="${h.id}" data-hostname="${h.hostname}" data-method="${p.method}">
+  <h2>Power</h2>
+  ${p.method === 'manual'
+    ? html`<p>No power control: power on or reboot the machine into network boot by hand, or choose a method below.</p>`
+    : html`<footer class="actions power-actions">
+    <button type="button" data-power="on">On</button>
+    <button type="button" data-power="off" class="danger">Off</button>
+    <button type="button" data-power="cycle" class="danger">Cycle</button>
+    <button type="button" data-power="pxe-once">PXE once</button>
+    <button type="button" data-power="test">Test power</button>
+    <span class="power-result" role="status"></span>
+  </footer>`}
+  <details${p.method === 'manual' ? ' open' : ''}><summary>Power settings</summary>
+  <form id="power-form" class="power-form" data-host-id="${h.id}">
+    <label>Method <select name="method">${Object.entries(methodLabels).map(([method, label]) => html`<option value="${method}" ${p.method === method ? 'selected' : ''}>${label}</option>`)}</select><span class="field-error" data-field="power.method"></span></label>
+    ${fieldset('wol', html`${input('Broadcast address', 'wol_broadcast', 'broadcast', p.method === 'wol' ? p.broadcast : null, html`placeholder="of pxe.subnet"`)}${input('Port', 'wol_port', 'port', p.method === 'wol' ? p.port : 9, html`type="number" min="1" max="65535"`)}`)}
+    ${fieldset('ipmi', html`${input('BMC address', 'ipmi_address', 'address', p.method === 'ipmi' ? p.address : null)}${input('Port', 'ipmi_port', 'port', p.method === 'ipmi' ? p.port : 623, html`type="number" min="1" max="65535"`)}${input('User', 'ipmi_username', 'username', p.method === 'ipmi' ? p.username : null, html`autocomplete="off"`)}${pw('ipmi')}`)}
+    ${fieldset('redfish', html`${input('BMC URL', 'redfish_url', 'url', p.method === 'redfish' ? p.url : null, html`placeholder="https://…"`)}${input('User', 'redfish_username', 'username', p.method === 'redfish' ? p.username : null, html`autocomplete="off"`)}${pw('redfish')}${input('System id', 'redfish_system_id', 'system_id', p.method === 'redfish' ? p.systemId : null, html`placeholder="the only one"`)}${input('Certificate fingerprint (SHA-256)', 'redfish_fingerprint', 'fingerprint', p.method === 'redfish' ? p.fingerprint : null)}${input('or CA file', 'redfish_ca_file', 'ca_file', p.method === 'redfish' ? p.caFile : null, html`placeholder="/etc/…/bmc-ca.pem"`)}`)}
+    ${fieldset('proxmox', input('Node', 'proxmox_node', 'node', p.method === 'proxmox' ? p.node : null, html`placeholder="${h.hostname}"`))}
+    <button type="submit">Save power settings</button><span class="form-error" role="alert"></span>
+  </form>
+  </details>
+</section>`;
+}
+
 /** The whole host page. */
 export function renderHostPage(m: HostDetailModel, csrfToken?: string): string {
-  return layout({ title: m.host.hostname, body: html`<p><a href="/">← all hosts</a></p>${renderHostDetail(m)}`, bodyAttrs: html`data-page="host" data-host-id="${m.host.id}"`, csrfToken });
+  return layout({ title: m.host.hostname, body: html`<p><a href="/">← all hosts</a></p>${renderHostDetail(m)}${renderPowerSection(m)}`, bodyAttrs: html`data-page="host" data-host-id="${m.host.id}"`, csrfToken });
 }

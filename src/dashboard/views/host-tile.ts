@@ -10,6 +10,7 @@ export function renderTile(t: TileModel): Html {
   <dl>
     <dt>MAC</dt><dd class="mono">${t.mac}</dd>
     <dt>Type</dt><dd>${t.serverType}</dd>
+    ${t.power ? html`<dt>Power</dt><dd class="power-state power-${t.power.state}" title="as of ${t.power.at}">${t.power.state}</dd>` : ''}
     ${t.activeSince ? html`<dt>In stage</dt><dd><time class="elapsed" data-since="${t.activeSince}" datetime="${t.activeSince}">since ${t.activeSince}</time></dd>` : ''}
   </dl>
   ${t.waiting ? html`<p class="waiting">${t.waiting}</p>` : ''}

@@ -12,6 +12,7 @@ import { isHostState } from '../../domain/host-state-machine';
 import type { HostStore } from '../../store/host-store';
 import { readCookie, sessionCookie, type DashboardSessions } from '../auth/dashboard-sessions';
 import type { OperationStore } from '../../store/operation-store';
+import type { PowerDeps } from './power';
 import type { ImageLibrary } from '../../images/image-library';
 import { staleReasons } from '../../images/image-staleness';
 import type { ClusterSnapshot } from '../../proxmox/cluster-monitor';
@@ -36,6 +37,7 @@ export interface DashboardDeps {
   temporalUi: { uiUrl: string; namespace: string };
   clusterSnapshot?: (() => ClusterSnapshot) | undefined; // with proxmox.api_token
   rebuildPlan?: RebuildPlanner | undefined; // with proxmox.api_token: the rebuild's pre-flight
+  power: PowerDeps; // the host page's Power section, the tiles' last known power state
 }
 
 const htmlType = 'text/html; charset=utf-8';
@@ -113,7 +115,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   async function gridPage(request: FastifyRequest<{ Querystring: { state?: string; q?: string } }>, reply: FastifyReply) {
     const state = request.query.state && isHostState(request.query.state) ? request.query.state : '';
-    const tiles = deps.hosts.list().map((h) => tileModel(h, deps.operations));
+    const tiles = deps.hosts.list().map((h) => tileModel(h, deps.operations, deps.power.store));
     return reply.type(htmlType).send(renderGridPage({ tiles, serverTypes: deps.serverTypes.list(), filter: { state, q: String(request.query.q ?? '').slice(0, 100) }, cluster: deps.clusterSnapshot?.() ?? null, csrfToken: csrfToken(request) }));
   }
 
@@ -123,7 +125,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (!host) {
       return reply.status(404).type(htmlType).send(layout({ title: 'Not found', body: html`<h1>No host ${request.params.id}</h1><p><a href="/">← all hosts</a></p>` }));
     }
-    const model = hostDetailModel(host, deps.serverTypes.get(host.serverType), deps.operations, deps.temporalUi, new Date());
+    const model = hostDetailModel(host, deps.serverTypes.get(host.serverType), deps.operations, deps.temporalUi, new Date(), deps.power.store);
     if (request.query.fragment) return reply.type(htmlType).send(renderHostDetail(model).value);
     return reply.type(htmlType).send(renderHostPage(model, csrfToken(request)));
   }
