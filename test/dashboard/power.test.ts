@@ -88,7 +88,10 @@ describe('the Power section and the tile, as rendered', () => {
     const cell = `<dt>Power</dt><dd class="power-state power-on" title="as of ${at}">on</dd>`;
     expect((await t.app.inject({ method: 'GET', url: '/' })).body).toContain(cell);
     expect(render(id)).toMatchObject({ tile: expect.stringContaining(cell) });
-    expect((await t.app.inject({ method: 'GET', url: `/hosts/${id}?fragment=1` })).body).toContain(`password: set · <span class="power-state power-on">on</span> as of <time datetime="${at}">`);
+    const fragment = (await t.app.inject({ method: 'GET', url: `/hosts/${id}?fragment=1` })).body;
+    expect(fragment).toContain(`password: set · <span class="power-state power-on">on</span> as of <time datetime="${at}">`);
+    expect(fragment).toContain('<h3>Outside a rebuild: boot requests, power</h3>');
+    expect(fragment).toContain('<span class="kind">power</span> power on of pve-ms-03 (ipmi) by an operator at 127.0.0.1 (open API: no server.api_token): fake: on sent (power on)</li>');
   });
 
   it('ships a script that parses', () => {

@@ -67,7 +67,7 @@ ${m.tile.failure ? html`<p class="failure"><strong>${m.tile.failure.reason.repla
     </ol>
   </article>`,
   )}
-  ${m.looseEvents.length > 0 ? html`<article class="operation"><h3>Boot requests outside a rebuild</h3><ol class="events">${m.looseEvents.map((e) => html`<li class="event"><time datetime="${e.at}">${e.at.replace('T', ' ').slice(0, 19)}</time> ${e.message}</li>`)}</ol></article>` : ''}
+  ${m.looseEvents.length > 0 ? html`<article class="operation"><h3>Outside a rebuild: boot requests, power</h3><ol class="events">${m.looseEvents.map((e) => html`<li class="event kind-${e.kind}"><time datetime="${e.at}">${e.at.replace('T', ' ').slice(0, 19)}</time> <span class="kind">${e.kind.replace(/_/g, ' ')}</span> ${e.message}</li>`)}</ol></article>` : ''}
 </section>
 </div>`;
 }
