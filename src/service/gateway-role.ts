@@ -21,7 +21,7 @@ import { rebuildRunTimeoutMs } from '../domain/rebuild';
 import type { Logger } from '../logging';
 import { FeedStore } from '../store/feed-store';
 import { PowerStore } from '../store/power-store';
-import { PowerError, type PowerDriver, type PowerMethod } from '../power/types';
+import { powerDriver } from '../power/drivers';
 import type { PowerDeps } from '../gateway/routes/power';
 import { RebuildClient } from '../temporal/rebuild-client';
 import { RebuildJanitor } from '../temporal/rebuild-janitor';
@@ -160,17 +160,11 @@ function powerDeps(config: Readonly<Config>, store: PowerStore): PowerDeps {
     ...(p.joinFingerprint ? [] : ['proxmox.join_fingerprint']),
     ...(p.apiToken || p.joinPassword ? [] : ['proxmox.api_token (or proxmox.join_password)']),
   ];
+  // The proxmox method reboots a member through existing_node's API: the token when it may, else root@pam.
+  const proxmoxApi = proxmoxMissing.length === 0 ? new ProxmoxApi({ host: p.existingNode, port: p.apiPort, fingerprint: p.joinFingerprint, apiToken: p.apiToken || null, rootPassword: p.joinPassword || null }) : null;
   return {
     store,
-    driver: (host) => unavailableDriver(store.target(host.id, host).method),
+    driver: (host) => powerDriver(store.target(host.id, host), { hostLabel: host.hostname, pxeSubnet: config.pxe.subnet || null, proxmoxApi }),
     input: { pxeSubnet: config.pxe.subnet, proxmoxMissing },
   };
-}
-
-/** The driver of a build without src/power/drivers.ts: every call fails, saying so. */
-function unavailableDriver(method: PowerMethod): PowerDriver {
-  const fail = async (): Promise<never> => {
-    throw new PowerError('not_configured', 'power drivers are not available in this build');
-  };
-  return { method, status: fail, intoInstaller: fail, act: fail, test: fail, persistentOverride: fail };
 }

@@ -317,13 +317,14 @@ describe('POST /api/hosts/{id}/power/test', () => {
     expect(res.json().error).toEqual({ code: 'auth_failed', message: 'pve-ms-03 (ipmi): 192.168.1.210 refused the user admin or its password' });
   });
 
-  it('says power drivers are missing when the build has none (409 not_configured)', async () => {
+  it('reaches the real drivers without a fake: proxmox without a cluster API is 409 not_configured, naming the host', async () => {
     bmc = new FakeBmc();
-    t = await buildTestApp(); // no powerDriver: what the gateway role wires while src/power/drivers.ts is absent
-    const id = (await register(ipmi)).json().id as number;
+    t = await buildTestApp(); // the drivers of src/power/drivers.ts, no Proxmox API configured
+    const id = (await register({ method: 'proxmox' })).json().id as number;
     const res = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/power/test` });
     expect(res.statusCode).toBe(409);
-    expect(res.json().error).toEqual({ code: 'not_configured', message: 'power drivers are not available in this build' });
+    expect(res.json().error).toMatchObject({ code: 'not_configured', message: expect.stringMatching(/^pve-ms-03: the proxmox power method reboots through a cluster member's API/) });
+    expect(powerEvents(id).map((e) => JSON.parse(e.details).code)).toEqual(['not_configured']);
   });
 });
 

@@ -1,6 +1,6 @@
 // buildTestApp(): the real gateway on a real SQLite file and a real Temporal client (the suite's dev server).
-// Real: SQLite, Fastify, Temporal. Fake: the power driver when a test passes one (else every call fails as
-// not_configured); server types come from a temp YAML file.
+// Real: SQLite, Fastify, Temporal, the power drivers (no cluster API for the proxmox method). Fake: the power driver
+// when a test passes one; server types come from a temp YAML file.
 import { rebuildWorkflowId } from '../../src/domain/rebuild-ids';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,8 @@ import { OperationStore } from '../../src/store/operation-store';
 import { PowerStore } from '../../src/store/power-store';
 import { PxeAllowList } from '../../src/store/pxe-allow-list';
 import type { Host } from '../../src/domain/host';
-import { PowerError, type PowerDriver, type PowerTarget } from '../../src/power/types';
+import { powerDriver as realPowerDriver } from '../../src/power/drivers';
+import type { PowerDriver, PowerTarget } from '../../src/power/types';
 import type { PowerInputContext } from '../../src/gateway/power-input';
 import { RebuildKeyStore } from '../../src/store/rebuild-key-store';
 import { RebuildClient } from '../../src/temporal/rebuild-client';
@@ -119,13 +120,7 @@ export async function buildTestApp(
   const pxeAllowList = new PxeAllowList(db);
   const powerInput: PowerInputContext = { pxeSubnet: '192.168.1.0/24', proxmoxMissing: [], ...options.powerInput };
   const power = new PowerStore(db, keyEncryptionKey, { pxeSubnet: powerInput.pxeSubnet });
-  const noDriver = (target: PowerTarget): PowerDriver => {
-    const fail = async (): Promise<never> => {
-      throw new PowerError('not_configured', 'power drivers are not available in this build');
-    };
-    return { method: target.method, status: fail, intoInstaller: fail, act: fail, test: fail, persistentOverride: fail };
-  };
-  const powerDriver = options.powerDriver ?? noDriver;
+  const powerDriver = options.powerDriver ?? ((target: PowerTarget, host: Host) => realPowerDriver(target, { hostLabel: host.hostname, pxeSubnet: powerInput.pxeSubnet || null }));
   const imagesDir = join(dir.path, 'images');
   mkdirSync(imagesDir);
   const images = new ImageLibrary(imagesDir, 0); // tests add and remove images between requests
