@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { rebuildRun } from './rebuild-run';
+import { powerRetryEventKind } from './power';
 import type { RebuildKeyStore } from '../src/store/rebuild-key-store';
 import type { OperationEvent, OperationStore } from '../src/store/operation-store';
 import type { ProxmoxApi } from '../src/proxmox/api-client';
@@ -79,10 +80,13 @@ const bare = (address: string) => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+
 /**
  * Why the join must not send the password to `address` (the address the phone-home claims), or null: the installer's
  * webhook and the first boot's phone-home, as the gateway observed their source addresses (the rebuild's state
- * records), must both have come from it, and the answer file must have been served once for this rebuild.
+ * records), must both have come from it, and the answer file must have been served once for this rebuild (since its last power retry, which
+ * power-cycled the installer that fetched it before).
  */
 export function identityProblem(events: readonly OperationEvent[], address: string): string | null {
-  const served = events.filter((e) => e.kind === 'answer_served');
+  // A power retry power-cycled the machine into the installer again: the servings before it went to an installer that is gone.
+  const lastRetry = events.findLastIndex((e) => e.kind === powerRetryEventKind);
+  const served = events.slice(lastRetry + 1).filter((e) => e.kind === 'answer_served');
   if (served.length > 1) {
     const from = [...new Set(served.map((e) => String(e.details?.remoteAddress ?? 'unknown')))].join(', ');
     return `the answer file was served ${served.length} times for this rebuild (to ${from}): only the one installer it was served to may join`;

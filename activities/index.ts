@@ -12,6 +12,7 @@ import { removeRebuildKeyFromHost } from './key-cleanup';
 import { allowPxeBoot, revokePxeBoot } from './pxe-allow-list';
 import { beginRebuild, finishRebuild, recordHostState, recordRebuildEvent } from './operation-records';
 import { destroyRebuildKey, generateRebuildKey } from './rebuild-key';
+import { checkBootOverride, powerIntoInstaller, restartInstall, type PowerControl } from './power';
 
 /** What the activities need from the rest of the service; each activity module declares its own part of it. */
 export interface ActivityDeps {
@@ -21,6 +22,7 @@ export interface ActivityDeps {
   pxeAllowList: PxeAllowList;
   join: JoinSettings;
   infrastructure: InfrastructureSettings;
+  power: PowerControl;
 }
 
 /** Returns the object the worker registers as its activities. */
@@ -44,6 +46,9 @@ export function createActivities(deps: ActivityDeps) {
     removeOldNodeKey: removeOldNodeKey(deps),
     removeRebuildKeyFromHost: removeRebuildKeyFromHost(deps),
     registerInInfrastructure: registerInInfrastructure(deps),
+    powerIntoInstaller: powerIntoInstaller(deps),
+    restartInstall: restartInstall(deps),
+    checkBootOverride: checkBootOverride(deps),
   };
 }
 

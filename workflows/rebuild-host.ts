@@ -25,9 +25,11 @@ import type { ClusterLockTicket } from '../activities/cluster-lock';
 import type { HostState } from '../src/domain/host-state-machine';
 import {
   bootEvents,
+  defaultPowerRetries,
   joinFailureTypes,
   memberStepDefaults,
   memberStepFailureTypes,
+  powerFailureTypes,
   type MemberRebuild,
   stateAfter,
   timeoutMessage,
@@ -105,6 +107,13 @@ const oldKeyRemovalMs = 7 * 60_000;
 const removalMinimumMs = 2 * 60_000;
 // The cluster shows a new member within seconds; the check is retried for up to 5 minutes.
 const membershipCheckTimeout = '5m';
+// Power calls to a BMC (or a member's API): an unreachable BMC is retried for up to 3 minutes; wrong settings, refused
+// credentials or a method that cannot are not.
+const powerCalls = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '3m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: [...powerFailureTypes] },
+});
 const clusterChecks = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   scheduleToCloseTimeout: membershipCheckTimeout,
@@ -166,12 +175,21 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
     // Since member rebuilds: a member leaves its cluster (guests moved, rebooted into the installer, removed) first.
     if (input.member && patched('member-rebuild')) await leaveCluster(input.member, memberV2);
 
-    await awaitBootEvent('pxeBooted', input.timeouts.pxeBoot);
-    await awaitBootEvent('answerServed', input.timeouts.answerFetch);
-    await awaitBootEvent('installed', input.timeouts.install);
+    // Since power control: a host with a power method is powered into the installer (a member was, by its reboot),
+    // and a stage before `installed` that times out is retried by power.
+    const power = input.power !== undefined && patched('power-control') ? input.power.method : null;
+    if (power !== null) {
+      if (!input.member) await powerIntoInstaller('to start the install');
+      await installWithPowerRetries(power);
+    } else {
+      await awaitBootEvent('pxeBooted', input.timeouts.pxeBoot);
+      await awaitBootEvent('answerServed', input.timeouts.answerFetch);
+      await awaitBootEvent('installed', input.timeouts.install);
+    }
     // A rebooting host must boot its new disk, never the installer again.
     await quick.revokePxeBoot({ hostId: input.hostId, mac: input.mac });
     pxeAllowed = false;
+    if (power === 'ipmi' || power === 'redfish') await powerCalls.checkBootOverride({ hostId: input.hostId }).catch(ignoreUnlessCancelled);
     await awaitBootEvent('phonedHome', input.timeouts.phoneHome);
 
     const target = joinTarget();
@@ -215,6 +233,47 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
       if (key && !keyRemovedFromHost && received.installed !== undefined) await removeKeyFromHost();
       if (key) await quick.destroyRebuildKey({ hostId: input.hostId, keyId: key.keyId });
     });
+  }
+
+  /**
+   * The three waits up to `installed`; when one times out, the machine is power-cycled into the installer and the
+   * waits start again from the PXE boot, up to timeouts.power_retries times in the rebuild. Never after `installed`.
+   * A member whose method is proxmox cannot be: once removed from the cluster, its API is gone.
+   */
+  async function installWithPowerRetries(method: NonNullable<RebuildInput['power']>['method']): Promise<void> {
+    const stages = [['pxeBooted', input.timeouts.pxeBoot], ['answerServed', input.timeouts.answerFetch], ['installed', input.timeouts.install]] as const;
+    const retries = method === 'proxmox' && input.member ? 0 : input.timeouts.powerRetries ?? defaultPowerRetries;
+    let attempt = 0;
+    for (let i = 0; i < stages.length; ) {
+      const [kind, timeout] = stages[i]!;
+      try {
+        await awaitBootEvent(kind, timeout);
+        i++;
+      } catch (err) {
+        if (!(err instanceof RebuildFailed) || err.reason !== 'stage_timeout' || attempt >= retries) throw err;
+        attempt++;
+        const stuck = progress.state;
+        // Forget the boots of the stuck attempt: the next PXE boot and answer fetch are awaited again.
+        delete received.pxeBooted;
+        delete received.answerServed;
+        await quick.restartInstall({ hostId: input.hostId, attempt, of: retries, stage: stuck, reason: err.message });
+        progress.state = 'pxe_ready';
+        upsertSearchAttributes([{ key: HOST_STATE, value: 'pxe_ready' }]);
+        await powerIntoInstaller(`retry ${attempt} of ${retries}: ${stuck} timed out`, err.message);
+        i = 0;
+      }
+    }
+  }
+
+  /** Powers the machine into the installer; says what it did on the run's details. A power failure ends the rebuild. */
+  async function powerIntoInstaller(why: string, after?: string): Promise<void> {
+    try {
+      const step = await powerCalls.powerIntoInstaller({ hostId: input.hostId, why });
+      setCurrentDetails(`${input.hostname} (${input.mac}): ${progress.state} — ${step.did}; waiting for it to PXE boot`);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      throw new RebuildFailed('power_failed', `${after ? `${after}; then ` : ''}could not power ${input.hostname} into the installer (${input.power!.method}): ${failureText(err)}`);
+    }
   }
 
   function joinTarget(): { address: string; hostKeys: string[] } {
@@ -452,6 +511,11 @@ function describeBootEvent(kind: BootEventKind, event: BootEventMeta & Record<st
     case 'phonedHome':
       return `first boot phoned home${from}`;
   }
+}
+
+/** For best-effort steps: a failure is already in the host's history; a cancellation still cancels. */
+function ignoreUnlessCancelled(err: unknown): void {
+  if (isCancellation(err)) throw err;
 }
 
 /** The innermost failure message (an ActivityFailure wraps the activity's own ApplicationFailure). */

@@ -17,7 +17,7 @@ import {
   parseListen,
 } from './formats';
 import { keyboards } from '../domain/installer-rules';
-import { memberStepDefaults, type RebuildTimeouts } from '../domain/rebuild';
+import { defaultPowerRetries, memberStepDefaults, type RebuildTimeouts } from '../domain/rebuild';
 import { ConfigError, Reader, yamlErrorLines } from './reader';
 
 /** Values every answer file carries (proxmox.md §1.1). */
@@ -243,6 +243,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     migrate: t.string('migrate', memberStepDefaults.migrate, checkDuration),
     leaveCluster: t.string('leave_cluster', memberStepDefaults.leaveCluster, checkDuration),
     joinQueue: t.string('join_queue', memberStepDefaults.joinQueue, checkDuration),
+    powerRetries: t.integer('power_retries', defaultPowerRetries, 0, 10),
   };
   t.rejectUnknown();
 

@@ -28,8 +28,9 @@ export const activeStates: readonly HostState[] = [
 const transitions: Readonly<Record<HostState, readonly HostState[]>> = {
   registered: ['pxe_ready'],
   pxe_ready: ['pxe_booted', 'failed'],
-  pxe_booted: ['installing', 'failed'],
-  installing: ['installed', 'failed'],
+  // Back to pxe_ready: a power retry (issue 17) power-cycles a machine stuck before `installed` into the installer again.
+  pxe_booted: ['installing', 'pxe_ready', 'failed'],
+  installing: ['installed', 'pxe_ready', 'failed'],
   installed: ['first_boot', 'failed'],
   first_boot: ['joining', 'failed'],
   joining: ['ready', 'failed'],

@@ -14,7 +14,13 @@ export interface RebuildTimeouts {
   migrate?: string; // migrateall of the node's guests: 30m
   leaveCluster?: string; // reboot, seen offline, removed from the nodelist: 15m
   joinQueue?: string; // waiting for the cluster's lock (one join at a time per cluster): 1h
+  // Power retries (issue 17): how often a stage before `installed` that timed out is cured by power-cycling the
+  // machine back into the installer, per rebuild, when the host has power control. Absent: the default.
+  powerRetries?: number;
 }
+
+/** Default of timeouts.power_retries. */
+export const defaultPowerRetries = 2;
 
 /** Defaults of the member steps' timeouts, for rebuilds whose input predates them. */
 export const memberStepDefaults = { migrate: '30m', leaveCluster: '15m', joinQueue: '1h' } as const;
@@ -51,8 +57,10 @@ export const runTimeoutMarginMs = 60 * 60_000;
  * Temporal (status timed out, no workflow code runs) and the janitor does its cleanup, so no rebuild keeps a MAC
  * allowed to PXE boot forever.
  */
-export function rebuildRunTimeoutMs(timeouts: RebuildTimeouts): number {
+export function rebuildRunTimeoutMs(timeouts: RebuildTimeouts, options: { powered?: boolean } = {}): number {
   const stages = [timeouts.pxeBoot, timeouts.answerFetch, timeouts.install, timeouts.phoneHome, timeouts.join];
+  // Each power retry waits for the PXE boot, the answer fetch and the install again.
+  if (options.powered) for (let i = 0; i < (timeouts.powerRetries ?? defaultPowerRetries); i++) stages.push(timeouts.pxeBoot, timeouts.answerFetch, timeouts.install);
   if (timeouts.migrate !== undefined) stages.push(timeouts.migrate); // a member rebuild's steps, when configured
   if (timeouts.leaveCluster !== undefined) stages.push(timeouts.leaveCluster);
   if (timeouts.joinQueue !== undefined) stages.push(timeouts.joinQueue);
@@ -67,6 +75,10 @@ export interface RebuildInput {
   serverType: string; // minisforum-ms-01
   timeouts: RebuildTimeouts;
   member?: MemberRebuild; // the host is a cluster member being rebuilt (issue 16); absent: a fresh host
+  // The host's power method when the rebuild started (issue 17): not manual, the rebuild powers the machine into the
+  // installer and retries a stuck stage by power. Absent (rebuilds before power control, manual hosts): by hand.
+  // Only the method: the activities read the settings and the password from the store for each call.
+  power?: { method: 'wol' | 'ipmi' | 'redfish' | 'proxmox' }; // src/power/types.ts's PowerMethod but manual
 }
 
 /** Facts the Proxmox post-installation webhook reports (proxmox.md §3). */
@@ -125,6 +137,7 @@ export const failureReasons = [
   'still_online', // a member rebuild: the cluster still saw the node online when timeouts.leave_cluster ran out
   'removal_failed', // a member rebuild: removing the node from the cluster (delnode) failed
   'join_unverified', // the join ran, but the cluster did not show the node listed, online and quorate in time
+  'power_failed', // the host's power method could not power it into the installer (BMC unreachable, credentials refused, …)
   'identity_mismatch', // the join would send the password to an address the host's webhook or phone-home did not come from
   'infrastructure_failed',
   'terminated', // the run was terminated (operator, `temporal workflow terminate`); the janitor cleaned up
@@ -141,6 +154,9 @@ export const sshTaskQueue = (taskQueue: string): string => `${taskQueue}-ssh`;
 
 /** Failure types of the join activity that are definite (not retried): Proxmox said no, or the host is not who it claims. */
 export const joinFailureTypes = ['JoinRejected', 'HostKeyMismatch', 'RebuildKeyMissing', 'JoinNotConfigured'] as const;
+
+/** Failure types of the power activities that are definite (not retried): wrong settings, refused credentials, a method that cannot. */
+export const powerFailureTypes = ['PowerRefused'] as const;
 
 /** Failure types of a member rebuild's steps that are definite (not retried). */
 export const memberStepFailureTypes = ['MemberStepFailed', 'MigrationFailed', 'RebootFailed', 'RemovalFailed', 'OldKeyNotRemoved', 'RebuildKeyMissing'] as const;

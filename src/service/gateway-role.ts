@@ -21,7 +21,7 @@ import { rebuildRunTimeoutMs } from '../domain/rebuild';
 import type { Logger } from '../logging';
 import { FeedStore } from '../store/feed-store';
 import { PowerStore } from '../store/power-store';
-import { powerDriver } from '../power/drivers';
+import { powerControlOf } from './power-control';
 import type { PowerDeps } from '../gateway/routes/power';
 import { RebuildClient } from '../temporal/rebuild-client';
 import { RebuildJanitor } from '../temporal/rebuild-janitor';
@@ -70,7 +70,7 @@ export async function startGatewayRole(o: {
       keys: storage.keys,
       pxeAllowList: storage.pxeAllowList,
       log: log.child({ component: 'janitor' }),
-      unboundedRunLimitMs: rebuildRunTimeoutMs(config.timeouts),
+      unboundedRunLimitMs: rebuildRunTimeoutMs(config.timeouts, { powered: true }),
     });
     janitor.start(janitorIntervalMs);
     closers.push(() => janitor.stop());
@@ -154,17 +154,6 @@ function clusterApi(config: Readonly<Config>): ProxmoxApi | null {
 
 /** The hosts' power: the stored settings, a driver per call (its target read from the store), the checks of new settings. */
 function powerDeps(config: Readonly<Config>, store: PowerStore): PowerDeps {
-  const p = config.proxmox;
-  const proxmoxMissing = [
-    ...(p.existingNode ? [] : ['proxmox.existing_node']),
-    ...(p.joinFingerprint ? [] : ['proxmox.join_fingerprint']),
-    ...(p.apiToken || p.joinPassword ? [] : ['proxmox.api_token (or proxmox.join_password)']),
-  ];
-  // The proxmox method reboots a member through existing_node's API: the token when it may, else root@pam.
-  const proxmoxApi = proxmoxMissing.length === 0 ? new ProxmoxApi({ host: p.existingNode, port: p.apiPort, fingerprint: p.joinFingerprint, apiToken: p.apiToken || null, rootPassword: p.joinPassword || null }) : null;
-  return {
-    store,
-    driver: (host) => powerDriver(store.target(host.id, host), { hostLabel: host.hostname, pxeSubnet: config.pxe.subnet || null, proxmoxApi }),
-    input: { pxeSubnet: config.pxe.subnet, proxmoxMissing },
-  };
+  const control = powerControlOf(config, store);
+  return { store, driver: control.driver, input: { pxeSubnet: config.pxe.subnet, proxmoxMissing: control.proxmoxMissing } };
 }

@@ -11,6 +11,9 @@ import type { RebuildKeyStore } from '../store/rebuild-key-store';
 import { createWorker, loadWorkflowBundle } from '../temporal/worker';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { ProxmoxApi } from '../proxmox/api-client';
+import type { Database } from '../store/database';
+import { PowerStore } from '../store/power-store';
+import { powerControlOf } from './power-control';
 
 /** Routes the Temporal Core runtime's log lines into our logger. */
 function installTemporalRuntime(log: Logger): void {
@@ -44,7 +47,7 @@ export async function startWorkerRole(o: {
   config: Readonly<Config>;
   address: string;
   log: Logger;
-  stores: { hosts: HostStore; operations: OperationStore; keys: RebuildKeyStore; pxeAllowList: PxeAllowList };
+  stores: { db: Database; secret: Buffer; hosts: HostStore; operations: OperationStore; keys: RebuildKeyStore; pxeAllowList: PxeAllowList };
 }): Promise<RunningWorker> {
   const { config, log } = o;
   installTemporalRuntime(log);
@@ -57,7 +60,11 @@ export async function startWorkerRole(o: {
       maxCachedWorkflows: config.temporal.maxCachedWorkflows ?? undefined,
       maxParallelJoins: config.proxmox.maxParallelJoins,
       activities: createActivities({
-        ...o.stores,
+        hosts: o.stores.hosts,
+        operations: o.stores.operations,
+        keys: o.stores.keys,
+        pxeAllowList: o.stores.pxeAllowList,
+        power: powerControlOf(config, new PowerStore(o.stores.db, o.stores.secret, { pxeSubnet: config.pxe.subnet })),
         join: {
           existingNode: config.proxmox.existingNode,
           fingerprint: config.proxmox.joinFingerprint,

@@ -9,7 +9,8 @@ import { NoActiveRebuildError, RebuildInProgressError } from '../domain/errors';
 import type { Host } from '../domain/host';
 import { rebuildWorkflowId } from '../domain/rebuild-ids';
 import { formatDuration } from '../domain/duration';
-import { rebuildRunTimeoutMs, type BootEventSink, type BootSignalArgs, type MemberRebuild, type RebuildInput, type RebuildProgress, type RebuildTimeouts } from '../domain/rebuild';
+import type { PowerMethod } from '../power/types';
+import { defaultPowerRetries, rebuildRunTimeoutMs, type BootEventSink, type BootSignalArgs, type MemberRebuild, type RebuildInput, type RebuildProgress, type RebuildTimeouts } from '../domain/rebuild';
 import {
   answerServedSignal,
   installedSignal,
@@ -39,13 +40,15 @@ export class RebuildClient implements BootEventSink {
    * Starts the rebuild of `host`; with `member` (the plan found its name in the cluster) it first leaves the cluster.
    * Throws RebuildInProgressError when one is running.
    */
-  async start(host: Host, options: { member?: MemberRebuild } = {}): Promise<{ workflowId: string; runId: string }> {
+  async start(host: Host, options: { member?: MemberRebuild; power?: PowerMethod } = {}): Promise<{ workflowId: string; runId: string }> {
     const workflowId = rebuildWorkflowId(host.id);
     const timeouts = this.timeouts();
-    const runTimeout = rebuildRunTimeoutMs(timeouts);
     const { member } = options;
-    const input: RebuildInput = { hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts, ...(member ? { member } : {}) };
+    const power = options.power === undefined || options.power === 'manual' ? null : options.power;
+    const runTimeout = rebuildRunTimeoutMs(timeouts, { powered: power !== null });
+    const input: RebuildInput = { hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts, ...(member ? { member } : {}), ...(power ? { power: { method: power } } : {}) };
     const asMember = member ? `; a member of cluster ${member.cluster}, removed and joined again through ${member.via.name}${member.migrateTo ? `, its guests moved to ${member.migrateTo} first` : ''}${member.allowQuorumLoss ? ', quorum loss allowed' : ''}` : '';
+    const powered = power ? `; powered into the installer by ${power}, a stuck stage retried by power up to ${timeouts.powerRetries ?? defaultPowerRetries} times` : '';
     try {
       const handle = await this.client.workflow.start<typeof rebuildHostWorkflow>('rebuildHostWorkflow', {
         workflowId,
@@ -55,7 +58,7 @@ export class RebuildClient implements BootEventSink {
         // A bound on the whole run, whatever happens inside it; the janitor cleans up after a run that reached it.
         workflowRunTimeout: runTimeout,
         staticSummary: `rebuild ${host.hostname} (${host.mac})`,
-        staticDetails: `Host ${host.id}: ${host.hostname}, MAC ${host.mac}, server type ${host.serverType}${asMember}; ends by itself after ${formatDuration(runTimeout)} at most`,
+        staticDetails: `Host ${host.id}: ${host.hostname}, MAC ${host.mac}, server type ${host.serverType}${asMember}${powered}; ends by itself after ${formatDuration(runTimeout)} at most`,
         typedSearchAttributes: [
           { key: HOST_ID, value: String(host.id) },
           { key: HOSTNAME, value: host.hostname },

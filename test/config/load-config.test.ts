@@ -46,7 +46,7 @@ describe('parseConfig', () => {
     expect(config.temporal.uiUrl).toBe('http://127.0.0.1:8233');
     expect(config.temporal.devServer).toMatchObject({ ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '' });
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
-    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h' });
+    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h', powerRetries: 2 });
   });
 
   it('loads the example file from disk with paths next to it', () => {
@@ -84,7 +84,7 @@ describe('parseConfig', () => {
     });
     expect(config.serverTypesFile).toBe(join(base, 'server-types.yaml'));
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
-    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h' });
+    expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h', powerRetries: 2 });
   });
 
   it('normalises values: trailing slashes, upper-case fingerprint, ":port" listen', () => {
@@ -289,6 +289,7 @@ describe('parseConfig', () => {
         'timeouts.pxe_boot: expected a duration like 90s, 20m or 1h, got "20 minutes"',
       ],
       ['timeouts.install (zero)', 'timeouts:\n  install: 0m\n', 'timeouts.install: expected a duration like 90s, 20m or 1h, got "0m"'],
+      ['timeouts.power_retries', 'timeouts:\n  power_retries: 11\n', 'timeouts.power_retries: expected a whole number from 0 to 10, got 11'],
       [
         'secrets.key_encryption_key',
         'secrets:\n  key_encryption_key: "abc"\n',

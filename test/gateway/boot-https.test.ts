@@ -89,6 +89,7 @@ async function startService(dir: string, r: Resources = resources): Promise<Serv
       ...storage,
       join: { existingNode: '192.0.2.10', fingerprint: testFingerprint, password: 'join-secret-https', sshPort: 22, layout: proxmoxLayout },
       infrastructure: { baseUrl: '', serverTypeMap: {} },
+      power: { driver: () => { throw new Error('no power control in this test'); } },
     }),
   });
   const running = worker.run();

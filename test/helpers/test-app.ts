@@ -72,6 +72,8 @@ export interface TestApp {
   keys: RebuildKeyStore;
   pxeAllowList: PxeAllowList;
   power: PowerStore;
+  /** The driver of a host's stored power settings, as the gateway's power routes and the test worker's activities get it. */
+  powerDriverOf(host: Host): PowerDriver;
   images: ImageLibrary;
   imageJobs: ImageJobs;
   tokens: BootTokens;
@@ -151,9 +153,12 @@ export async function buildTestApp(
     temporalUi: { uiUrl: 'http://127.0.0.1:8233', namespace },
     ...(options.clusterSnapshot ? { clusterSnapshot: options.clusterSnapshot } : {}),
     ...(options.rebuildPlan ? { rebuildPlan: options.rebuildPlan } : {}),
-    power: { store: power, driver: (host) => powerDriver(power.target(host.id, host), host), input: powerInput },
+    power: { store: power, driver: (host) => powerDriverOf(host), input: powerInput },
   });
   await app.ready();
+  function powerDriverOf(host: Host): PowerDriver {
+    return powerDriver(power.target(host.id, host), host);
+  }
   return {
     app,
     db,
@@ -164,6 +169,7 @@ export async function buildTestApp(
     keys,
     pxeAllowList,
     power,
+    powerDriverOf,
     images,
     imageJobs,
     tokens,

@@ -14,6 +14,7 @@ export async function startTestWorker(
     override?: Partial<Activities>;
     join?: Partial<ActivityDeps['join']>;
     infrastructure?: ActivityDeps['infrastructure'];
+    power?: ActivityDeps['power']; // default: the test app's drivers (its powerDriver option)
     maxCachedWorkflows?: number; // temporal.max_cached_workflows; the SDK's default when absent
     maxParallelJoins?: number; // proxmox.max_parallel_joins; 4 when absent
   } = {},
@@ -26,6 +27,7 @@ export async function startTestWorker(
     pxeAllowList: t.pxeAllowList,
     join: { existingNode: '192.0.2.10', fingerprint: testFingerprint, password: 'join-secret-93f1', sshPort: 22, layout: proxmoxLayout, ...options.join },
     infrastructure: options.infrastructure ?? { baseUrl: '', serverTypeMap: {} },
+    power: options.power ?? { driver: (host) => t.powerDriverOf(host) },
   };
   const activities = { ...createActivities(deps), ...options.override };
   const worker = await createWorker({

@@ -172,8 +172,10 @@ export function hostRoutes(deps: HostRoutesDeps) {
       return reply.status(409).send({ ...errorBody(plan.refusals[0]!.code, plan.refusals.map((r) => r.message).join(' ')), plan: rebuildPlanBody(plan) });
     }
     const member = memberRebuildOf(plan);
+    // The method as set now: the rebuild powers the machine into the installer with it (manual: a person does).
+    const power = deps.power.store.settings(host.id).method;
     try {
-      const { workflowId, runId } = await (member ? deps.rebuilds.start(host, { member }) : deps.rebuilds.start(host));
+      const { workflowId, runId } = await (member ? deps.rebuilds.start(host, { member, power }) : power !== 'manual' ? deps.rebuilds.start(host, { power }) : deps.rebuilds.start(host));
       const operation = deps.operations.ensure(host.id, workflowId, runId);
       if (member) {
         // The plan it started with, in the host's history: the dashboard shows these steps as they happen.
@@ -186,7 +188,7 @@ export function hostRoutes(deps: HostRoutesDeps) {
           details: { member: true, steps: plan.steps.map((s) => s.name), via: member.via.name, migrateTo: member.migrateTo, allowQuorumLoss: member.allowQuorumLoss },
         });
       }
-      request.log.info({ hostId: host.id, workflowId, runId, operationId: operation.id, ...(member ? { member: member.node, via: member.via.name, migrateTo: member.migrateTo, allowQuorumLoss: member.allowQuorumLoss } : {}) }, 'rebuild started');
+      request.log.info({ hostId: host.id, workflowId, runId, operationId: operation.id, power, ...(member ? { member: member.node, via: member.via.name, migrateTo: member.migrateTo, allowQuorumLoss: member.allowQuorumLoss } : {}) }, 'rebuild started');
       return reply.status(202).send({ operation_id: operation.id, workflow_id: workflowId, run_id: runId });
     } catch (err) {
       if (err instanceof RebuildInProgressError) {
