@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and is missing: node modules, the Temporal CLI and, as root, the Debian
-# packages (xorriso and zstd to prepare boot images; for the tests also sshd, dnsmasq, iPXE, QEMU, OVMF, Chromium,
-# ipmitool and ipmi_sim), and for the tests sushy-emulator.
+# packages (xorriso and zstd to prepare boot images, ipmitool for the ipmi power method; for the tests also sshd,
+# dnsmasq, iPXE, QEMU, OVMF, Chromium and ipmi_sim), and for the tests sushy-emulator.
 # Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,20 +63,31 @@ image_tools=()
 command -v xorriso >/dev/null || image_tools+=(xorriso)
 command -v zstd >/dev/null || image_tools+=(zstd)
 
-# `make run`: install them when we can; without them the service runs but cannot prepare images, so only say so.
-if [ "${1:-}" != "--test" ] && [ ${#image_tools[@]} -gt 0 ]; then
+# The ipmi power method runs Debian's ipmitool, at the path src/power/ipmi.ts starts (defaultIpmitool).
+power_tools=()
+[ -x /usr/bin/ipmitool ] || power_tools+=(ipmitool)
+
+# `make run`: install them when we can; without them the service runs but cannot prepare images or reach an IPMI BMC,
+# so only say so.
+service_packages=("${image_tools[@]}" "${power_tools[@]}")
+if [ "${1:-}" != "--test" ] && [ ${#service_packages[@]} -gt 0 ]; then
   if can_apt_install; then
-    say "installing Debian packages to prepare boot images: ${image_tools[*]}"
-    apt_install "${image_tools[@]}"
+    say "installing Debian packages the service runs: ${service_packages[*]}"
+    apt_install "${service_packages[@]}"
   else
-    say "boot images cannot be prepared until these Debian packages are installed: ${image_tools[*]} (run: sudo apt-get install ${image_tools[*]})" >&2
+    if [ ${#image_tools[@]} -gt 0 ]; then
+      say "boot images cannot be prepared until these Debian packages are installed: ${image_tools[*]} (run: sudo apt-get install ${image_tools[*]})" >&2
+    fi
+    if [ ${#power_tools[@]} -gt 0 ]; then
+      say "the ipmi power method needs Debian's ipmitool, which is not installed (run: sudo apt-get install ipmitool)" >&2
+    fi
   fi
 fi
 
 # Test-only: Debian packages the tests run for real (sshd as a stand-in Proxmox node, dnsmasq, iPXE, QEMU, OVMF, the
 # image tools on synthetic ISOs, ipmitool against ipmi_sim as a BMC).
 if [ "${1:-}" = "--test" ]; then
-  need=("${image_tools[@]}")
+  need=("${service_packages[@]}")
   command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
   [ -f /usr/lib/ipxe/undionly.kpxe ] || need+=(ipxe)
@@ -85,8 +96,7 @@ if [ "${1:-}" = "--test" ]; then
   [ -f /usr/lib/ipxe/qemu/efi-virtio.rom ] || need+=(ipxe-qemu)
   [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
   command -v curl >/dev/null || need+=(curl)
-  # Power control: the IPMI driver runs ipmitool; the tests talk to OpenIPMI's ipmi_sim, a LAN-protocol BMC.
-  [ -x /usr/bin/ipmitool ] || need+=(ipmitool)
+  # Power control: the tests run ipmitool (in service_packages) against OpenIPMI's ipmi_sim, a LAN-protocol BMC.
   [ -x /usr/bin/ipmi_sim ] || need+=(openipmi)
   # The browser tests drive Debian's Chromium with playwright-core (no browser download).
   [ -x /usr/bin/chromium ] || need+=(chromium)
