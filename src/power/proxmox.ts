@@ -1,14 +1,15 @@
-// A cluster member rebooted through the Proxmox VE API (proxmox-cluster.md §4): POST /nodes/{node}/status
-// command=reboot. The node then boots what its firmware boots first, so this method needs network boot first in the
-// boot order (our iPXE answers "local disk" except during a rebuild). It cannot power a machine on or set a boot
-// device; it reads the power state as the cluster sees the node (online or not).
+// A cluster member rebooted (or shut down) through the Proxmox VE API (proxmox-cluster.md §4): POST
+// /nodes/{node}/status command=reboot|shutdown, with the API token when it has Sys.PowerMgmt, else the root@pam ticket.
+// After a reboot the node boots what its firmware boots first, so this method needs network boot first in the boot
+// order (our iPXE answers "local disk" except during a rebuild). It cannot power a machine on or set a boot device; it
+// reads the power state as the cluster sees the node (online or not).
 import { ProxmoxApiError, type ProxmoxApi } from '../proxmox/api-client';
 import { PowerError, type PowerAction, type PowerDriver, type PowerErrorCode, type PowerOutcome, type PowerState, type PowerTarget } from './types';
 
 type ProxmoxTarget = Extract<PowerTarget, { method: 'proxmox' }>;
 
 /** The part of ProxmoxApi this driver uses (the stand-in's client in tests). */
-export type ProxmoxPowerApi = Pick<ProxmoxApi, 'address' | 'cluster' | 'reboot' | 'nodeCommand'>;
+export type ProxmoxPowerApi = Pick<ProxmoxApi, 'address' | 'cluster' | 'reboot' | 'shutdown'>;
 
 const codeOf: Record<string, PowerErrorCode> = {
   unreachable: 'unreachable',
@@ -48,7 +49,7 @@ export class ProxmoxPowerDriver implements PowerDriver {
         return { did: `Proxmox API: reboot of ${this.target.node} sent through ${this.api.address}`, state: 'on' };
       case 'off':
         await this.online();
-        await this.call(() => this.api.nodeCommand(this.target.node, 'shutdown'), 'shutdown');
+        await this.call(() => this.api.shutdown(this.target.node), 'shutdown');
         return { did: `Proxmox API: shutdown of ${this.target.node} sent through ${this.api.address}`, state: 'off' };
       case 'on':
       case 'pxe-once':

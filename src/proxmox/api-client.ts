@@ -153,7 +153,7 @@ export class ProxmoxApi {
     await this.call('DELETE', `/cluster/config/nodes/${encodeURIComponent(node)}`, undefined, 'ticket');
   }
 
-  /** POST /nodes/{node}/status command=reboot|shutdown (Sys.PowerMgmt). */
+  /** POST /nodes/{node}/status command=reboot|shutdown with the API token only (Sys.PowerMgmt): reboot() and shutdown() fall back to the ticket. */
   async nodeCommand(node: string, command: 'reboot' | 'shutdown'): Promise<void> {
     await this.call('POST', `/nodes/${encodeURIComponent(node)}/status`, { command });
   }
@@ -190,8 +190,17 @@ export class ProxmoxApi {
    * Reboots `node` through its OS (POST /nodes/{node}/status command=reboot): with the API token when it has
    * Sys.PowerMgmt, else (the token is refused) with the root@pam ticket of proxmox.join_password, when there is one.
    */
-  async reboot(node: string): Promise<void> {
-    await this.tokenElseTicket(() => this.nodeCommand(node, 'reboot'), () => this.call('POST', `/nodes/${encodeURIComponent(node)}/status`, { command: 'reboot' }, 'ticket'));
+  reboot(node: string): Promise<void> {
+    return this.powerCommand(node, 'reboot');
+  }
+
+  /** Shuts `node` down through its OS (POST /nodes/{node}/status command=shutdown): the token, else the ticket, as reboot(). */
+  shutdown(node: string): Promise<void> {
+    return this.powerCommand(node, 'shutdown');
+  }
+
+  private async powerCommand(node: string, command: 'reboot' | 'shutdown'): Promise<void> {
+    await this.tokenElseTicket(() => this.nodeCommand(node, command), () => this.call('POST', `/nodes/${encodeURIComponent(node)}/status`, { command }, 'ticket'));
   }
 
   /**

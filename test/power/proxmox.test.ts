@@ -1,6 +1,6 @@
 // Real: the driver's ProxmoxApi over HTTPS (pinned) against the stand-in Proxmox API (test/helpers/
 // proxmox-api-standin.ts): a three-node cluster lab (pve1 answers, pve2 and pve3 members) whose reboot and
-// shutdown mark the node offline.
+// shutdown mark the node offline, with API tokens of either privilege list and root@pam tickets.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProxmoxApi } from '../../src/proxmox/api-client';
 import { ProxmoxPowerDriver } from '../../src/power/proxmox';
@@ -68,6 +68,25 @@ describe('ProxmoxPowerDriver', () => {
       const err = await failure(d.act(action));
       expect(err.code).toBe('unsupported');
     }
+  });
+
+  it('shuts the node down with the root@pam ticket when the token lacks Sys.PowerMgmt', async () => {
+    const s = await standIn();
+    expect(await driver(apiOf(s, { token: auditorToken, rootPassword: 'join-password' })).act('off')).toEqual({ did: `Proxmox API: shutdown of pve2 sent through 127.0.0.1:${s.port}`, state: 'off' });
+    expect(s.cluster.nodes.find((n) => n.name === 'pve2')!.online).toBe(false);
+    expect(s.requests.filter((r) => r.method === 'POST').map((r) => [r.path, r.auth, r.status])).toEqual([
+      ['/api2/json/nodes/pve2/status', 'token', 403],
+      ['/api2/json/access/ticket', 'none', 200],
+      ['/api2/json/nodes/pve2/status', 'ticket', 200],
+    ]);
+  });
+
+  it('fails off with auth_failed naming the host and the method when the token lacks Sys.PowerMgmt and there is no root password', async () => {
+    const s = await standIn();
+    const err = await failure(driver(apiOf(s, { token: auditorToken })).act('off'));
+    expect(err.code).toBe('auth_failed');
+    expect(err.message).toBe(`pve2.lab: Proxmox API shutdown of pve2: POST /nodes/pve2/status on 127.0.0.1:${s.port} answered 403: Permission check failed (/nodes/pve2, Sys.PowerMgmt)`);
+    expect(s.cluster.nodes.find((n) => n.name === 'pve2')!.online).toBe(true);
   });
 
   it('refuses to reboot a node the cluster sees offline', async () => {
