@@ -1,15 +1,11 @@
 // Redfish (DMTF DSP0266) over HTTPS (proxmox-cluster.md §4): the system's PowerState, a one-time boot override to
 // Pxe by PATCH, and the ComputerSystem.Reset action, each value picked from the AllowableValues the BMC lists.
 // The BMC's certificate is pinned by its SHA-256 fingerprint (checked on the TLS handshake before any header, and so
-// the password, is sent: as src/proxmox/api-client.ts does) or verified against a CA file; never unchecked.
-// node:https rather than fetch: Node's fetch takes no TLS options without the undici package's Agent.
-import { createHash } from 'node:crypto';
+// the password, is sent: src/tls/pinned-https.ts, as for the Proxmox API) or verified against a CA file; never unchecked.
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import { request } from 'node:https';
 import { isIP } from 'node:net';
-import { connect, type TLSSocket } from 'node:tls';
-import { normalizeFingerprint } from '../tls/certificate';
+import { pinnedRequest, type PinnedFailure, type PinnedPeer } from '../tls/pinned-https';
 import { PowerError, type PowerAction, type PowerDriver, type PowerOutcome, type PowerState, type PowerTarget } from './types';
 
 type RedfishTarget = Extract<PowerTarget, { method: 'redfish' }>;
@@ -213,7 +209,7 @@ export class RedfishDriver implements PowerDriver {
   /** One request over a fresh TLS connection whose certificate was checked (pin or CA) before anything was sent. */
   private async request(method: 'GET' | 'PATCH' | 'POST', path: string, json?: unknown, ifMatch?: string | null): Promise<Answer> {
     const timeout = this.o.timeoutMs ?? 15_000;
-    const socket = await this.trustedSocket(timeout);
+    const peer = this.peer(timeout);
     const payload = json === undefined ? undefined : JSON.stringify(json);
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -222,74 +218,48 @@ export class RedfishDriver implements PowerDriver {
       ...(ifMatch ? { 'if-match': ifMatch } : {}),
       ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
     };
-    return new Promise((resolve, reject) => {
-      const req = request(
-        { method, host: this.url.hostname, port: this.url.port || 443, path, headers, createConnection: () => socket, rejectUnauthorized: false, timeout },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => {
-            socket.destroy();
-            let body: Record<string, unknown> | null = null;
-            try {
-              const parsed: unknown = JSON.parse(text);
-              if (parsed !== null && typeof parsed === 'object') body = parsed as Record<string, unknown>;
-            } catch {
-              // an empty 204, or not JSON: the status says it
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-          });
-          res.on('error', reject);
-        },
-      );
-      // Never another connection than the checked one (it would not be checked: rejectUnauthorized is off here).
-      req.on('socket', (used) => {
-        if (used !== socket) req.destroy(new Error('the request did not use the checked TLS connection'));
-      });
-      req.on('timeout', () => req.destroy(new PowerError('unreachable', `${this.where}: no answer to ${method} ${path} within ${timeout / 1000} s`)));
-      req.on('error', (err) => reject(err instanceof PowerError ? err : new PowerError('unreachable', `${this.where}: ${method} ${path}: ${err.message}`)));
-      req.end(payload);
-    });
+    const fail = (f: PinnedFailure): PowerError => {
+      switch (f.kind) {
+        case 'fingerprint_mismatch':
+          return new PowerError('invalid_settings', `${this.where}: the BMC presents certificate ${f.got}, not the configured ${f.expected} (nothing was sent)`);
+        case 'handshake_timeout':
+          return new PowerError('unreachable', `${this.where}: no TLS handshake within ${timeout / 1000} s`);
+        case 'connect_error':
+          if (f.error.code && certificateErrors.test(f.error.code)) return new PowerError('invalid_settings', `${this.where}: the BMC's certificate is not trusted by the CA file ${this.target.caFile}: ${f.error.message}`);
+          return new PowerError('unreachable', `${this.where}: ${f.error.message}`);
+        case 'foreign_socket':
+          return new PowerError('unreachable', `${this.where}: ${method} ${path}: the request did not use the checked TLS connection`);
+        case 'request_timeout':
+          return new PowerError('unreachable', `${this.where}: no answer to ${method} ${path} within ${timeout / 1000} s`);
+        case 'request_error':
+          return new PowerError('unreachable', `${this.where}: ${method} ${path}: ${f.error.message}`);
+      }
+    };
+    const answer = await pinnedRequest(peer, { method, path, headers, body: payload }, fail);
+    let body: Record<string, unknown> | null = null;
+    try {
+      const parsed: unknown = JSON.parse(answer.body);
+      if (parsed !== null && typeof parsed === 'object') body = parsed as Record<string, unknown>;
+    } catch {
+      // an empty 204, or not JSON: the status says it
+    }
+    return { status: answer.status, headers: answer.headers, body };
   }
 
-  private trustedSocket(timeout: number): Promise<TLSSocket> {
+  /** Where the BMC is and how its certificate is checked: with a CA file, the chain and the name; with a fingerprint (BMCs are mostly self-signed), the pin. */
+  private peer(timeoutMs: number): PinnedPeer {
     const { fingerprint, caFile } = this.target;
-    if (!fingerprint && !caFile) {
-      return Promise.reject(new PowerError('invalid_settings', `${this.where}: set the BMC certificate's SHA-256 fingerprint or a CA file; the password is not sent to a BMC that cannot be authenticated`));
-    }
     if (caFile && this.ca === undefined) {
       try {
         this.ca = readFileSync(caFile);
       } catch (err) {
-        return Promise.reject(new PowerError('invalid_settings', `${this.where}: cannot read the CA file ${caFile}: ${(err as Error).message}`));
+        throw new PowerError('invalid_settings', `${this.where}: cannot read the CA file ${caFile}: ${(err as Error).message}`);
       }
     }
-    const host = this.url.hostname.replace(/^\[|\]$/g, '');
-    const port = Number(this.url.port || 443);
-    return new Promise((resolve, reject) => {
-      // With a CA file: the chain and the name are verified; with a fingerprint (BMCs are mostly self-signed) the pin replaces the CA.
-      const s = connect({ host, port, servername: isIP(host) === 0 ? host : undefined, ca: this.ca, rejectUnauthorized: this.ca !== undefined, timeout }, () => {
-        if (fingerprint) {
-          const got = createHash('sha256').update(s.getPeerCertificate().raw).digest('hex').toUpperCase();
-          const expected = normalizeFingerprint(fingerprint);
-          if (got !== expected) {
-            s.destroy();
-            const pretty = (hex: string) => hex.match(/../g)?.join(':') ?? hex;
-            reject(new PowerError('invalid_settings', `${this.where}: the BMC presents certificate ${pretty(got)}, not the configured ${pretty(expected)} (nothing was sent)`));
-            return;
-          }
-        }
-        s.setTimeout(0);
-        resolve(s);
-      });
-      s.once('timeout', () => s.destroy(new PowerError('unreachable', `${this.where}: no TLS handshake within ${timeout / 1000} s`)));
-      s.once('error', (err: NodeJS.ErrnoException) => {
-        if (err instanceof PowerError) return reject(err);
-        if (err.code && certificateErrors.test(err.code)) return reject(new PowerError('invalid_settings', `${this.where}: the BMC's certificate is not trusted by the CA file ${caFile}: ${err.message}`));
-        reject(new PowerError('unreachable', `${this.where}: ${err.message}`));
-      });
-    });
+    const place = { host: this.url.hostname, port: Number(this.url.port || 443), servername: isIP(this.url.hostname.replace(/^\[|\]$/g, '')) === 0 ? this.url.hostname : undefined, timeoutMs };
+    if (fingerprint) return { ...place, fingerprint, ca: this.ca };
+    if (this.ca) return { ...place, ca: this.ca };
+    throw new PowerError('invalid_settings', `${this.where}: set the BMC certificate's SHA-256 fingerprint or a CA file; the password is not sent to a BMC that cannot be authenticated`);
   }
 }
 

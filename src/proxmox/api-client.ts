@@ -1,11 +1,8 @@
 // The Proxmox VE cluster API of one member (proxmox-cluster.md §1): HTTPS to port 8006 with the member's certificate
 // pinned by its SHA-256 fingerprint (the same value `pvecm add --fingerprint` takes: proxmox.join_fingerprint), reads
 // with an API token, root-only writes with a root@pam ticket from the join password. The pin is checked on the TLS
-// handshake before any header (and so any token or password) is sent.
-import { createHash } from 'node:crypto';
-import { request } from 'node:https';
-import { connect, type TLSSocket } from 'node:tls';
-import { normalizeFingerprint } from '../tls/certificate';
+// handshake before any header (and so any token or password) is sent (src/tls/pinned-https.ts).
+import { pinnedRequest, type PinnedAnswer, type PinnedFailure } from '../tls/pinned-https';
 
 /** Where and how to reach a member. */
 export interface ProxmoxApiOptions {
@@ -275,61 +272,29 @@ export class ProxmoxApi {
   }
 
   /** One request over a fresh TLS connection whose leaf certificate has been checked against the pin. */
-  private async send(method: string, path: string, headers: Record<string, string>, form?: Record<string, string>): Promise<{ status: number; statusMessage: string; body: string }> {
+  private send(method: string, path: string, headers: Record<string, string>, form?: Record<string, string>): Promise<PinnedAnswer> {
     const timeout = this.o.timeoutMs ?? 15_000;
-    const socket = await this.pinnedSocket(timeout);
     const payload = form === undefined ? undefined : new URLSearchParams(form).toString();
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          method,
-          host: this.o.host,
-          port: this.o.port ?? 8006,
-          path: `/api2/json${path}`,
-          headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(payload)) }) },
-          createConnection: () => socket, // the socket whose certificate was checked against the pin
-          rejectUnauthorized: false,
-          timeout,
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => {
-            socket.destroy();
-            resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', body });
-          });
-          res.on('error', reject);
-        },
-      );
-      // Never another connection than the pinned one (it would not be checked: rejectUnauthorized is off).
-      req.on('socket', (used) => {
-        if (used !== socket) req.destroy(new Error('the request did not use the pinned TLS connection'));
-      });
-      req.on('timeout', () => req.destroy(new ProxmoxApiError('unreachable', `${method} ${path} on ${this.address}: no answer within ${timeout / 1000} s`)));
-      req.on('error', (err) => reject(err instanceof ProxmoxApiError ? err : new ProxmoxApiError('unreachable', `${method} ${path} on ${this.address}: ${err.message}`)));
-      req.end(payload);
-    });
-  }
-
-  private pinnedSocket(timeout: number): Promise<TLSSocket> {
-    const expected = normalizeFingerprint(this.o.fingerprint);
-    return new Promise((resolve, reject) => {
-      // No CA check: the cluster's certificates are self-signed; the pin replaces the CA, as pvecm's own client does.
-      const s = connect({ host: this.o.host, port: this.o.port ?? 8006, rejectUnauthorized: false, timeout }, () => {
-        const got = createHash('sha256').update(s.getPeerCertificate().raw).digest('hex').toUpperCase();
-        if (got !== expected) {
-          s.destroy();
-          const pretty = (hex: string) => hex.match(/../g)!.join(':');
-          reject(new ProxmoxApiError('fingerprint_mismatch', `${this.address} presents certificate ${pretty(got)}, not the configured ${pretty(expected)} (proxmox.join_fingerprint; read it with pvenode cert info on the member)`));
-          return;
-        }
-        s.setTimeout(0);
-        resolve(s);
-      });
-      s.once('timeout', () => s.destroy(new ProxmoxApiError('unreachable', `${this.address}: no TLS handshake within ${timeout / 1000} s`)));
-      s.once('error', (err) => reject(err instanceof ProxmoxApiError ? err : new ProxmoxApiError('unreachable', `${this.address}: ${err.message}`)));
-    });
+    // No CA check: the cluster's certificates are self-signed; the pin replaces the CA, as pvecm's own client does.
+    const peer = { host: this.o.host, port: this.o.port ?? 8006, fingerprint: this.o.fingerprint, timeoutMs: timeout };
+    const fail = (f: PinnedFailure): ProxmoxApiError => {
+      switch (f.kind) {
+        case 'fingerprint_mismatch':
+          return new ProxmoxApiError('fingerprint_mismatch', `${this.address} presents certificate ${f.got}, not the configured ${f.expected} (proxmox.join_fingerprint; read it with pvenode cert info on the member)`);
+        case 'handshake_timeout':
+          return new ProxmoxApiError('unreachable', `${this.address}: no TLS handshake within ${timeout / 1000} s`);
+        case 'connect_error':
+          return new ProxmoxApiError('unreachable', `${this.address}: ${f.error.message}`);
+        case 'foreign_socket':
+          return new ProxmoxApiError('unreachable', `${method} ${path} on ${this.address}: the request did not use the pinned TLS connection`);
+        case 'request_timeout':
+          return new ProxmoxApiError('unreachable', `${method} ${path} on ${this.address}: no answer within ${timeout / 1000} s`);
+        case 'request_error':
+          return new ProxmoxApiError('unreachable', `${method} ${path} on ${this.address}: ${f.error.message}`);
+      }
+    };
+    const contentHeaders: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(payload)) };
+    return pinnedRequest(peer, { method, path: `/api2/json${path}`, headers: { ...headers, ...contentHeaders }, body: payload }, fail);
   }
 }
 
