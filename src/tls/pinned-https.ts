@@ -19,7 +19,7 @@ export type PinnedPeer = PeerCheck & {
   host: string; // 192.168.1.10, bmc.lab.example; an IPv6 address may keep its URL brackets
   port: number; // 8006, 443
   servername?: string; // SNI and the name verified against the CA (a DNS name, not an IP address)
-  timeoutMs: number; // for the TLS handshake, and the request's timeout option
+  timeoutMs: number; // for the TLS handshake, then for each wait for the answer (the socket's idle timeout)
 };
 
 /** The request to send over the checked connection. */
@@ -44,15 +44,15 @@ export type PinnedFailure =
   | { kind: 'handshake_timeout' } // no TLS handshake within timeoutMs
   | { kind: 'connect_error'; error: NodeJS.ErrnoException } // TCP or TLS failed, a CA check among them (code CERT_…, UNABLE_TO_…)
   | { kind: 'foreign_socket' } // the request did not use the checked socket (guarded: rejectUnauthorized is off there)
-  | { kind: 'request_timeout' } // the request's timeout event
-  | { kind: 'request_error'; error: Error }; // the request failed after the check
+  | { kind: 'request_timeout' } // no answer, or no more of it, within timeoutMs
+  | { kind: 'request_error'; error: Error }; // the request or its answer failed after the check (a body cut off: ECONNRESET)
 
 /** Returns a failure as the caller's error. */
 export type FailureOf = (failure: PinnedFailure) => Error;
 
 /**
  * Sends one request over a fresh TLS connection to `peer` once its certificate passed the check, and returns the
- * answer; rejects with `fail`'s error (an error of the response stream itself passes as it is).
+ * answer; rejects with `fail`'s error.
  */
 export async function pinnedRequest(peer: PinnedPeer, req: PinnedRequest, fail: FailureOf): Promise<PinnedAnswer> {
   const own = new WeakSet<Error>();
@@ -62,7 +62,10 @@ export async function pinnedRequest(peer: PinnedPeer, req: PinnedRequest, fail: 
     return err;
   };
   const socket = await checkedSocket(peer, failure, own);
+  // The request's timeout option only listens: a socket from createConnection has no timeout unless it is set here.
+  socket.setTimeout(peer.timeoutMs);
   return new Promise((resolve, reject) => {
+    let timedOut: Error | null = null;
     const r = request(
       {
         method: req.method,
@@ -82,14 +85,18 @@ export async function pinnedRequest(peer: PinnedPeer, req: PinnedRequest, fail: 
           socket.destroy();
           resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body });
         });
-        res.on('error', reject);
+        // A body cut off (the peer closed, or went quiet past the timeout) fails as the request would have.
+        res.on('error', (err) => reject(timedOut ?? (own.has(err) ? err : failure({ kind: 'request_error', error: err }))));
       },
     );
     // Never another connection than the checked one (it would not be checked: rejectUnauthorized is off here).
     r.on('socket', (used) => {
       if (used !== socket) r.destroy(failure({ kind: 'foreign_socket' }));
     });
-    r.on('timeout', () => r.destroy(failure({ kind: 'request_timeout' })));
+    r.on('timeout', () => {
+      timedOut = failure({ kind: 'request_timeout' });
+      r.destroy(timedOut);
+    });
     r.on('error', (err) => reject(own.has(err) ? err : failure({ kind: 'request_error', error: err })));
     r.end(req.body);
   });
@@ -113,9 +120,11 @@ function checkedSocket(peer: PinnedPeer, failure: FailureOf, own: WeakSet<Error>
         }
       }
       s.setTimeout(0);
+      s.off('timeout', onTimeout);
       resolve(s);
     });
-    s.once('timeout', () => s.destroy(failure({ kind: 'handshake_timeout' })));
+    const onTimeout = () => s.destroy(failure({ kind: 'handshake_timeout' }));
+    s.once('timeout', onTimeout);
     s.once('error', (err: NodeJS.ErrnoException) => reject(own.has(err) ? err : failure({ kind: 'connect_error', error: err })));
   });
 }

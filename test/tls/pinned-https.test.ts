@@ -26,8 +26,10 @@ async function listening<T extends Server | TcpServer>(server: T): Promise<numbe
   return (server.address() as { port: number }).port;
 }
 
-/** An HTTPS server on 127.0.0.1 that answers 201 with a JSON echo and records each request. */
-async function peer(): Promise<Peer> {
+type Answering = 'answers' | 'never' | 'stalls' | 'drops'; // the whole answer; none; half of it, then silence; half, then the connection closed
+
+/** An HTTPS server on 127.0.0.1 that records each request and answers 201 with a JSON body (or less of it). */
+async function peer(answering: Answering = 'answers'): Promise<Peer> {
   const cert = await createSelfSignedCertificate({ host: '127.0.0.1', validDays: 1 });
   const seen: Peer['seen'] = [];
   const server = createServer({ key: cert.key, cert: cert.cert }, (req, res) => {
@@ -36,10 +38,15 @@ async function peer(): Promise<Peer> {
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      res.writeHead(201, 'Made', { 'content-type': 'application/json', etag: 'W/"1"' }).end('{"ok":true}');
+      if (answering === 'never') return;
+      res.writeHead(201, 'Made', { 'content-type': 'application/json', etag: 'W/"1"', 'content-length': '11' });
+      if (answering === 'answers') return res.end('{"ok":true}');
+      res.write('{"ok"');
+      if (answering === 'drops') setTimeout(() => res.socket?.destroy(), 50);
     });
   });
   const port = await listening(server);
+  resources.add(server, async (s) => s.closeAllConnections());
   return { port, cert, fingerprint: certificateFingerprint(cert.cert), seen };
 }
 
@@ -102,6 +109,24 @@ describe('pinnedRequest', () => {
   it('fails with handshake_timeout when the peer accepts TCP but never speaks TLS', async () => {
     const port = await listening(createTcpServer((socket) => resources.add(socket, async (s) => void s.destroy())));
     expect(await failure(pinnedRequest({ host: '127.0.0.1', port, fingerprint: '00'.repeat(32), timeoutMs: 300 }, get, fail))).toEqual({ kind: 'handshake_timeout' });
+  });
+
+  it('fails with request_timeout when the peer completes the handshake but never answers', async () => {
+    const p = await peer('never');
+    const started = Date.now();
+    expect(await failure(pinnedRequest(at(p, { fingerprint: p.fingerprint, timeoutMs: 300 }), get, fail))).toEqual({ kind: 'request_timeout' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(p.seen).toHaveLength(1);
+  });
+
+  it('fails with request_timeout when the answer stops half-way and the peer goes quiet', async () => {
+    const p = await peer('stalls');
+    expect(await failure(pinnedRequest(at(p, { fingerprint: p.fingerprint, timeoutMs: 300 }), get, fail))).toEqual({ kind: 'request_timeout' });
+  });
+
+  it('fails with request_error when the peer closes the connection in the middle of the answer', async () => {
+    const p = await peer('drops');
+    expect(await failure(pinnedRequest(at(p, { fingerprint: p.fingerprint }), get, fail))).toMatchObject({ kind: 'request_error', error: { code: 'ECONNRESET' } });
   });
 
   it('fails with connect_error when nothing listens', async () => {
