@@ -238,11 +238,12 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
   /**
    * The three waits up to `installed`; when one times out, the machine is power-cycled into the installer and the
    * waits start again from the PXE boot, up to timeouts.power_retries times in the rebuild. Never after `installed`.
-   * A member whose method is proxmox cannot be: once removed from the cluster, its API is gone.
+   * Only a BMC can cycle a machine that hangs: Wake-on-LAN only wakes one that is off, and the proxmox method reboots
+   * through the cluster, which a removed member (or a hung installer) is no longer in.
    */
   async function installWithPowerRetries(method: NonNullable<RebuildInput['power']>['method']): Promise<void> {
     const stages = [['pxeBooted', input.timeouts.pxeBoot], ['answerServed', input.timeouts.answerFetch], ['installed', input.timeouts.install]] as const;
-    const retries = method === 'proxmox' && input.member ? 0 : input.timeouts.powerRetries ?? defaultPowerRetries;
+    const retries = method === 'ipmi' || method === 'redfish' ? input.timeouts.powerRetries ?? defaultPowerRetries : 0;
     let attempt = 0;
     for (let i = 0; i < stages.length; ) {
       const [kind, timeout] = stages[i]!;

@@ -59,7 +59,7 @@ export const runTimeoutMarginMs = 60 * 60_000;
  */
 export function rebuildRunTimeoutMs(timeouts: RebuildTimeouts, options: { powered?: boolean } = {}): number {
   const stages = [timeouts.pxeBoot, timeouts.answerFetch, timeouts.install, timeouts.phoneHome, timeouts.join];
-  // Each power retry waits for the PXE boot, the answer fetch and the install again.
+  // Each power retry (IPMI and Redfish) waits for the PXE boot, the answer fetch and the install again.
   if (options.powered) for (let i = 0; i < (timeouts.powerRetries ?? defaultPowerRetries); i++) stages.push(timeouts.pxeBoot, timeouts.answerFetch, timeouts.install);
   if (timeouts.migrate !== undefined) stages.push(timeouts.migrate); // a member rebuild's steps, when configured
   if (timeouts.leaveCluster !== undefined) stages.push(timeouts.leaveCluster);

@@ -63,6 +63,7 @@ export interface RedfishStandInOptions {
   systems?: StandInSystemOptions[]; // one system "1", on, Pxe allowed, ETags in headers
   username?: string; // admin
   password?: string; // "redfish-password"
+  onBoot?: (system: StandInSystem, device: string) => void; // called at each boot with the device it boots (a simulated machine starts there)
 }
 
 const redfishError = (messageId: string, message: string) => ({
@@ -107,6 +108,7 @@ export async function startRedfishStandIn(options: RedfishStandInOptions = {}): 
     s.boots.push(device);
     // A one-time override is used up by the boot that takes it
     if (s.override.enabled === 'Once') s.override = { ...s.override, enabled: 'Disabled', target: 'None' };
+    options.onBoot?.(s, device);
   };
   const systemBody = (s: StandInSystem) => ({
     '@odata.id': systemPath(s),
