@@ -20,6 +20,7 @@ import { pxeAndInstall, reportInstalled, runFirstBoot } from '../helpers/simulat
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker } from '../helpers/test-worker';
+import { waitForEvent } from '../helpers/wait-for';
 
 const resources = new Resources();
 afterEach(() => resources.releaseAll());
@@ -99,13 +100,19 @@ async function startLab(timeouts: Partial<RebuildTimeouts> = {}): Promise<Lab> {
 
 /** Registers the host with `power`, starts its rebuild and returns the workflow's result. */
 async function rebuild(lab: Lab, power: Record<string, unknown>): Promise<{ id: number; result: { state: string; failure: { stage: string; reason: string; message: string } | null } }> {
+  const id = await startRebuild(lab, power);
+  const result = await lab.t.client.workflow.getHandle(rebuildWorkflowId(id)).result();
+  return { id, result };
+}
+
+/** Registers the host with `power` and starts its rebuild; returns the host id. */
+async function startRebuild(lab: Lab, power: Record<string, unknown>): Promise<number> {
   const registered = await lab.t.app.inject({ method: 'POST', url: '/api/hosts', payload: { hostname: 'pve-ms-07', mac, server_type: 'minisforum-ms-01', power } });
   expect(registered.statusCode, registered.body).toBe(201);
   const id: number = registered.json().id;
   const started = await lab.t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
   expect(started.statusCode, started.body).toBe(202);
-  const result = await lab.t.client.workflow.getHandle(rebuildWorkflowId(id)).result();
-  return { id, result };
+  return id;
 }
 
 const eventsOf = (t: TestApp, id: number, kind: string) => t.operations.listForHost(id).flatMap((o) => t.operations.events(o.id)).filter((e) => e.kind === kind);
@@ -243,6 +250,37 @@ describe('a stuck stage retried by power', () => {
     expect(eventsOf(lab.t, id, 'power')).toHaveLength(1);
     expect(bmc.systems.get('1')!.boots).toEqual(['Pxe']);
   }, 90_000);
+});
+
+// Runs an upgrade meets: each test leaves a powered rebuild open at a wait (`npm run histories:record` writes them as
+// `…--open-at-<state>.json` for the replay suite); the stage timeouts here are far beyond the test.
+describe('a powered rebuild left open', () => {
+  it('waits for the PXE boot after powering the machine into the installer', async () => {
+    const lab = await startLab({ pxeBoot: '10m' });
+    const { bmc } = await redfishMachine(lab, ['hang-in-firmware']);
+    const id = await startRebuild(lab, redfishPower(bmc));
+    await waitForEvent(lab.t.operations, id, (e) => e.kind === 'power');
+    expect(lab.t.hosts.get(id).state).toBe('pxe_ready');
+    expect(bmc.systems.get('1')!.boots).toEqual(['Pxe']);
+  }, 60_000);
+
+  it('waits for the PXE boot again after a power-cycle retry', async () => {
+    const lab = await startLab({ pxeBoot: '3s', powerRetries: 2 });
+    const { bmc } = await redfishMachine(lab, ['hang-in-firmware', 'hang-in-firmware', 'hang-in-firmware']);
+    const id = await startRebuild(lab, redfishPower(bmc));
+    await waitForEvent(lab.t.operations, id, (e) => e.kind === 'power' && e.message.includes('retry 1 of 2'));
+    expect(lab.t.hosts.get(id).state).toBe('pxe_ready');
+    expect(eventsOf(lab.t, id, 'power_retry')).toHaveLength(1);
+  }, 60_000);
+
+  it('waits for the phone-home after the boot override was checked', async () => {
+    const lab = await startLab({ phoneHome: '10m' });
+    const { bmc, machine } = await redfishMachine(lab, ['install-no-first-boot']);
+    const id = await startRebuild(lab, redfishPower(bmc));
+    await waitForEvent(lab.t.operations, id, (e) => e.kind === 'boot_override_checked');
+    await machine.settled();
+    expect(lab.t.hosts.get(id).state).toBe('installed');
+  }, 60_000);
 });
 
 /** Calls `onPowerOn` with the boot device each time ipmi_sim's chassis is powered on (its call log gains "set power 1"). */
