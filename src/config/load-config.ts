@@ -45,6 +45,7 @@ export interface Config {
     listen: { host: string; port: number };
     publicUrl: string; // http://192.168.1.100:8080 (no trailing slash)
     apiToken: string; // '' → operator API open (a warning is logged)
+    metricsToken: string; // a bearer token for GET /metrics only (secret); '' → /metrics takes the operator's auth
     tls: TlsSettings | null; // null → no HTTPS listener (server.tls.listen empty, the default)
   };
   pxe: { enabled: boolean; interface: string; subnet: string; dnsmasqPath: string; tftpRoot: string };
@@ -75,11 +76,14 @@ export interface Config {
   install: InstallSettings;
   secrets: { keyEncryptionKey: string }; // '' → generated once into dataDir
   timeouts: RebuildTimeouts;
+  audit: { retention: string }; // how long audit entries (operator actions, boot decisions) are kept: '30d'
+  telemetry: { otlpEndpoint: string }; // '' → no tracing; else the OTLP/HTTP endpoint traces are sent to
 }
 
 /** Environment variables the configuration reads (they win over the file); nothing else reads process.env but LOG_LEVEL. */
 export const configEnv = {
   apiToken: 'PROVISIONING_API_TOKEN',
+  metricsToken: 'PROVISIONING_METRICS_TOKEN',
   joinPassword: 'PROVISIONING_JOIN_PASSWORD',
   proxmoxApiToken: 'PROVISIONING_PROXMOX_API_TOKEN',
   keyEncryptionKey: 'PROVISIONING_KEY_ENCRYPTION_KEY',
@@ -121,6 +125,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     .string('public_url', 'http://127.0.0.1:8080', checkHttpUrl)
     .replace(/\/+$/, '');
   const apiToken = server.secret('api_token', env[configEnv.apiToken]);
+  const metricsToken = server.secret('metrics_token', env[configEnv.metricsToken]);
   const tls = readTls(server.section('tls'), path, listenText);
   server.rejectUnknown();
 
@@ -247,6 +252,14 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   };
   t.rejectUnknown();
 
+  const auditSection = root.section('audit');
+  const auditRetention = auditSection.string('retention', '30d', checkDuration);
+  auditSection.rejectUnknown();
+
+  const telemetrySection = root.section('telemetry');
+  const otlpEndpoint = telemetrySection.string('otlp_endpoint', '', (v) => (v === '' ? null : checkHttpUrl(v))).replace(/\/+$/, '');
+  telemetrySection.rejectUnknown();
+
   root.rejectUnknown();
   if (problems.length > 0) throw new ConfigError(file, problems);
 
@@ -254,7 +267,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   return deepFreeze({
     file: resolve(file),
     dataDir,
-    server: { listen, publicUrl, apiToken, tls },
+    server: { listen, publicUrl, apiToken, metricsToken, tls },
     pxe: { enabled: pxeEnabled, interface: pxeInterface, subnet: pxeSubnet, dnsmasqPath, tftpRoot },
     proxmox: { existingNode, joinFingerprint, joinPassword, sshPort, maxParallelJoins, corosyncConf, authorizedKeysFiles, apiToken: proxmoxApiToken, apiPort },
     credentials: { rootPasswordHash },
@@ -273,6 +286,8 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     install,
     secrets: { keyEncryptionKey },
     timeouts,
+    audit: { retention: auditRetention },
+    telemetry: { otlpEndpoint },
   });
 }
 

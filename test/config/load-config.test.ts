@@ -29,6 +29,7 @@ describe('parseConfig', () => {
       listen: { host: '0.0.0.0', port: 8080 },
       publicUrl: 'http://192.168.1.100:8080',
       apiToken: '',
+      metricsToken: '',
       tls: null,
     });
     expect(config.pxe).toEqual({ enabled: false, interface: 'eth0', subnet: '192.168.1.0/24', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
@@ -47,6 +48,8 @@ describe('parseConfig', () => {
     expect(config.temporal.devServer).toMatchObject({ ip: '127.0.0.1', port: 7233, uiPort: 8233, cliPath: '' });
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
     expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h', powerRetries: 2 });
+    expect(config.audit).toEqual({ retention: '30d' });
+    expect(config.telemetry).toEqual({ otlpEndpoint: '' });
   });
 
   it('loads the example file from disk with paths next to it', () => {
@@ -67,7 +70,7 @@ describe('parseConfig', () => {
     const config = parseConfig(text, FILE, {});
     const base = resolve('.');
     expect(config.dataDir).toBe(join(base, 'data'));
-    expect(config.server).toEqual({ listen: { host: '0.0.0.0', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', apiToken: '', tls: null });
+    expect(config.server).toEqual({ listen: { host: '0.0.0.0', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', apiToken: '', metricsToken: '', tls: null });
     expect(config.pxe).toEqual({ enabled: false, interface: '', subnet: '', dnsmasqPath: '/usr/sbin/dnsmasq', tftpRoot: '/usr/lib/ipxe' });
     expect(config.install).toEqual({ domain: 'home.arpa', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'root@home.arpa' });
     expect(config.images).toEqual({ dir: join(base, 'data', 'images') });
@@ -85,6 +88,19 @@ describe('parseConfig', () => {
     expect(config.serverTypesFile).toBe(join(base, 'server-types.yaml'));
     expect(config.secrets).toEqual({ keyEncryptionKey: '' });
     expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h', powerRetries: 2 });
+    expect(config.audit).toEqual({ retention: '30d' });
+    expect(config.telemetry).toEqual({ otlpEndpoint: '' });
+  });
+
+  it('reads the operator-tool keys: metrics token (file or env), audit retention, OTLP endpoint; bad values name the key', () => {
+    const text = ['server:', '  metrics_token: from-file', 'audit:', '  retention: 7d', 'telemetry:', '  otlp_endpoint: "http://127.0.0.1:4318/"'].join('\n');
+    const config = parseConfig(text, FILE, {});
+    expect(config.server.metricsToken).toBe('from-file');
+    expect(config.audit.retention).toBe('7d');
+    expect(config.telemetry.otlpEndpoint).toBe('http://127.0.0.1:4318');
+    expect(parseConfig(text, FILE, { PROVISIONING_METRICS_TOKEN: 'from-env' }).server.metricsToken).toBe('from-env');
+    const bad = ['audit:', '  retention: forever', '  keep: 1', 'telemetry:', '  otlp_endpoint: "udp://x"'].join('\n');
+    expect(() => parseConfig(bad, FILE, {})).toThrow(/audit\.retention: expected a duration[\s\S]*audit\.keep[\s\S]*telemetry\.otlp_endpoint: expected an http/);
   });
 
   it('normalises values: trailing slashes, upper-case fingerprint, ":port" listen', () => {
