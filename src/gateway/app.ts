@@ -16,6 +16,7 @@ import { imageRoutes, type ImageRoutesDeps } from './routes/images';
 import { serverTypeRoutes } from './routes/server-types';
 import { setupRoutes, type SetupRoutesDeps } from './routes/setup';
 import { clusterRoutes } from './routes/cluster';
+import { explainRoutes } from './routes/explain';
 import type { ClusterSnapshot } from '../proxmox/cluster-monitor';
 import { ErrorSchema } from './schemas/common';
 
@@ -63,6 +64,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     await operator.register(imageRoutes(deps));
     await operator.register(setupRoutes(deps));
     await operator.register(clusterRoutes(deps));
+    await operator.register(explainRoutes(deps));
   });
 
   // The dashboard: pages, SSE, static assets. Streams end before the server closes, or close() would wait on them.
