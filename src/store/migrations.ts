@@ -152,4 +152,93 @@ export const migrations: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 6,
+    // Issue 18. `stream_events`: what GET /api/events sends scripts, with stable names, written by triggers on the
+    // tables every process writes (so a worker's changes reach the gateway's stream), plus image progress written by
+    // the gateway; its id is the SSE event id a client resumes from. `audit`: every operator action and boot
+    // decision, who (never a token), from where, the result; pruned after audit.retention. Neither has a foreign key:
+    // a deleted host's entries stay.
+    name: 'event stream for scripts (stable names, by triggers), audit trail',
+    sql: `
+      CREATE TABLE stream_events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        name     TEXT NOT NULL,
+        host_id  INTEGER,
+        mac      TEXT,
+        hostname TEXT,
+        state    TEXT,
+        data     TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX stream_events_host ON stream_events(host_id, id);
+      CREATE TRIGGER stream_host_registered AFTER INSERT ON hosts BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        VALUES ('host.registered', NEW.id, NEW.mac, NEW.hostname, NEW.state, json_object('server_type', NEW.server_type));
+      END;
+      CREATE TRIGGER stream_host_updated AFTER UPDATE OF hostname, mac, server_type ON hosts
+      WHEN OLD.hostname IS NOT NEW.hostname OR OLD.mac IS NOT NEW.mac OR OLD.server_type IS NOT NEW.server_type BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        VALUES ('host.updated', NEW.id, NEW.mac, NEW.hostname, NEW.state, json_object('server_type', NEW.server_type));
+      END;
+      CREATE TRIGGER stream_power_inserted AFTER INSERT ON host_power BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        SELECT 'host.updated', id, mac, hostname, state, json_object('power_method', NEW.method) FROM hosts WHERE id = NEW.host_id;
+      END;
+      CREATE TRIGGER stream_power_updated AFTER UPDATE ON host_power BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        SELECT 'host.updated', id, mac, hostname, state, json_object('power_method', NEW.method) FROM hosts WHERE id = NEW.host_id;
+      END;
+      CREATE TRIGGER stream_host_deleted AFTER DELETE ON hosts BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        VALUES ('host.deleted', OLD.id, OLD.mac, OLD.hostname, OLD.state, '{}');
+      END;
+      CREATE TRIGGER stream_rebuild_started AFTER INSERT ON operations BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        SELECT 'rebuild.started', id, mac, hostname, state,
+               json_object('operation_id', NEW.id, 'workflow_id', NEW.workflow_id, 'run_id', NEW.run_id)
+        FROM hosts WHERE id = NEW.host_id;
+      END;
+      CREATE TRIGGER stream_rebuild_stage AFTER INSERT ON operation_events
+      WHEN NEW.kind = 'state' AND NEW.state NOT IN ('ready', 'failed') BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        SELECT 'rebuild.stage', id, mac, hostname, NEW.state,
+               json_object('operation_id', NEW.operation_id, 'state', NEW.state, 'message', NEW.message)
+        FROM hosts WHERE id = NEW.host_id;
+      END;
+      CREATE TRIGGER stream_rebuild_ended AFTER UPDATE OF status ON operations
+      WHEN OLD.status = 'running' AND NEW.status <> 'running' BEGIN
+        INSERT INTO stream_events (name, host_id, mac, hostname, state, data)
+        SELECT CASE NEW.status WHEN 'succeeded' THEN 'rebuild.ready' ELSE 'rebuild.failed' END, id, mac, hostname, state,
+               CASE NEW.status WHEN 'succeeded' THEN json_object('operation_id', NEW.id)
+               ELSE json_object('operation_id', NEW.id, 'stage', NEW.stage, 'reason', NEW.failure_reason, 'message', NEW.failure_message) END
+        FROM hosts WHERE id = NEW.host_id;
+      END;
+
+      CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        at       TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        actor    TEXT NOT NULL,
+        address  TEXT,
+        host_id  INTEGER,
+        mac      TEXT,
+        hostname TEXT,
+        result   TEXT NOT NULL,
+        message  TEXT NOT NULL,
+        details  TEXT
+      );
+      CREATE INDEX audit_at ON audit(at);
+      CREATE INDEX audit_host ON audit(host_id, id);
+      CREATE INDEX audit_mac ON audit(mac, id);
+      CREATE INDEX audit_kind ON audit(kind, id);
+      CREATE TRIGGER stream_boot_decision AFTER INSERT ON audit WHEN NEW.kind = 'boot.decision' BEGIN
+        INSERT INTO stream_events (at, name, host_id, mac, hostname, state, data)
+        VALUES (NEW.at, 'boot.decision', NEW.host_id, NEW.mac, NEW.hostname,
+                (SELECT state FROM hosts WHERE id = NEW.host_id),
+                json_object('action', json_extract(NEW.details, '$.action'), 'reason', json_extract(NEW.details, '$.reason'),
+                            'code', json_extract(NEW.details, '$.code'), 'endpoint', json_extract(NEW.details, '$.endpoint')));
+      END;
+    `,
+  },
 ];
