@@ -17,6 +17,8 @@ import type { PowerSettings } from '../../src/power/types';
 import { PowerStore } from '../../src/store/power-store';
 import { PxeAllowList, type PxeAllowance } from '../../src/store/pxe-allow-list';
 import { RebuildKeyStore, type RebuildKeyRecord } from '../../src/store/rebuild-key-store';
+import { AuditStore, type AuditEntry } from '../../src/store/audit-store';
+import { StreamStore, type StreamEvent } from '../../src/store/stream-store';
 import { tempDir } from '../helpers/temp-dir';
 
 /** vN.json: what the version-N database holds, as the stores return it. */
@@ -34,6 +36,8 @@ interface Fixture {
   feed: FeedRow[] | null; // from v2
   images: unknown[] | null; // v1 to v3; migration 4 drops the table nothing used
   power?: Array<{ hostId: number; settings: PowerSettings; password: string | null }> | null; // from v5 (absent before)
+  audit?: AuditEntry[] | null; // from v6, newest first
+  stream?: StreamEvent[] | null; // from v6, oldest first
 }
 
 const fixtures = resolve('test/fixtures/databases');
@@ -154,6 +158,17 @@ describe.each(versions)('a v%i database, opened by this build', (version) => {
       if (p.password !== null) expect(target).toMatchObject({ password: p.password });
     }
     for (const host of f.hosts) if (!f.power?.some((p) => p.hostId === host.id)) expect(power.settings(host.id)).toEqual({ method: 'manual' });
+  });
+
+  it('keeps the audit trail and the event stream (from v6); before v6 both start empty and fill from then on', () => {
+    const f = readFixture(version);
+    const upgraded = upgradedCopy(version);
+    const audit = new AuditStore(upgraded);
+    const stream = new StreamStore(upgraded);
+    expect(audit.list({ limit: 100 }).entries).toEqual(f.audit ?? []);
+    expect(stream.since(0, 1000)).toEqual(f.stream ?? []);
+    const created = new HostStore(upgraded).create({ hostname: 'pve-new', mac: parseMac('aa:bb:cc:dd:ee:99'), serverType: 'minisforum-ms-01' });
+    expect(stream.since(stream.maxId() - 1, 10)).toEqual([expect.objectContaining({ name: 'host.registered', host_id: created.id, hostname: 'pve-new' })]);
   });
 
   it('gives a new host an id above every host the database has seen', () => {
