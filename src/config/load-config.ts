@@ -19,6 +19,7 @@ import {
 import { keyboards } from '../domain/installer-rules';
 import { defaultPowerRetries, memberStepDefaults, type RebuildTimeouts } from '../domain/rebuild';
 import { ConfigError, Reader, yamlErrorLines } from './reader';
+import { readNotifications, type NotificationTarget } from './notifications';
 
 /** Values every answer file carries (proxmox.md §1.1). */
 export interface InstallSettings {
@@ -78,6 +79,7 @@ export interface Config {
   timeouts: RebuildTimeouts;
   audit: { retention: string }; // how long audit entries (operator actions, boot decisions) are kept: '30d'
   telemetry: { otlpEndpoint: string }; // '' → no tracing; else the OTLP/HTTP endpoint traces are sent to
+  notifications: readonly NotificationTarget[]; // where rebuild outcomes are sent (src/config/notifications.ts); [] → none
 }
 
 /** Environment variables the configuration reads (they win over the file); nothing else reads process.env but LOG_LEVEL. */
@@ -260,6 +262,8 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
   const otlpEndpoint = telemetrySection.string('otlp_endpoint', '', (v) => (v === '' ? null : checkHttpUrl(v))).replace(/\/+$/, '');
   telemetrySection.rejectUnknown();
 
+  const notifications = readNotifications(root.raw('notifications'), problems, env, 'deploy/provisioning.example.yaml');
+
   root.rejectUnknown();
   if (problems.length > 0) throw new ConfigError(file, problems);
 
@@ -288,6 +292,7 @@ export function parseConfig(text: string, file: string, env: Env = {}): Readonly
     timeouts,
     audit: { retention: auditRetention },
     telemetry: { otlpEndpoint },
+    notifications,
   });
 }
 

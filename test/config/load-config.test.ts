@@ -50,6 +50,7 @@ describe('parseConfig', () => {
     expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h', powerRetries: 2 });
     expect(config.audit).toEqual({ retention: '30d' });
     expect(config.telemetry).toEqual({ otlpEndpoint: '' });
+    expect(config.notifications).toEqual([]);
   });
 
   it('loads the example file from disk with paths next to it', () => {
@@ -90,6 +91,7 @@ describe('parseConfig', () => {
     expect(config.timeouts).toEqual({ pxeBoot: '20m', answerFetch: '15m', install: '60m', phoneHome: '30m', join: '15m', migrate: '30m', leaveCluster: '15m', joinQueue: '1h', powerRetries: 2 });
     expect(config.audit).toEqual({ retention: '30d' });
     expect(config.telemetry).toEqual({ otlpEndpoint: '' });
+    expect(config.notifications).toEqual([]);
   });
 
   it('reads the operator-tool keys: metrics token (file or env), audit retention, OTLP endpoint; bad values name the key', () => {
