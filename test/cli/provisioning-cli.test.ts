@@ -1,0 +1,226 @@
+// `provisioning`, the operator's command line, as an operator runs it: the package's bin (bin/provisioning.js →
+// dist/src/cli/provisioning.js) as a child process against the real gateway listening on loopback.
+// Real: the built CLI, Fastify, SQLite, the Temporal client (the suite's dev server); no worker (a rebuild starts
+// and waits for one).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../setup/temporal-dev-server';
+import { buildTestApp, type TestApp } from '../helpers/test-app';
+import { tempDir } from '../helpers/temp-dir';
+
+const bin = resolve('bin/provisioning.js');
+const token = 'cli-test-token';
+let t: TestApp;
+let url: string;
+
+beforeAll(async () => {
+  const built = resolve('dist/src/cli/provisioning.js');
+  const sources = readdirSync('src/cli').map((f) => join('src/cli', f));
+  if (!existsSync(built) || sources.some((s) => statSync(s).mtimeMs > statSync(built).mtimeMs)) {
+    expect(spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' }).status).toBe(0);
+  }
+  t = await buildTestApp({ apiToken: token });
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  url = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;
+}, 180_000);
+afterAll(async () => t?.close());
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `provisioning …args` with the test app's URL and token in the environment (unless `env` says otherwise). */
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const base: NodeJS.ProcessEnv = { ...process.env, PROVISIONING_URL: url, PROVISIONING_API_TOKEN: token, NO_COLOR: undefined, FORCE_COLOR: undefined };
+  const merged = Object.fromEntries(Object.entries({ ...base, ...env }).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b));
+    child.stderr.on('data', (b: Buffer) => (stderr += b));
+    child.once('error', reject);
+    child.once('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
+/** The API's answer to the same request, read in-process, to compare with what the CLI printed. */
+async function api(method: 'GET' | 'POST' | 'DELETE', path: string, payload?: object) {
+  const res = await t.app.inject({ method, url: path, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+  return { status: res.statusCode, body: res.body === '' ? null : (res.json() as Record<string, unknown>) };
+}
+
+let macs = 0;
+const nextMac = () => `02:00:00:c1:00:${(++macs).toString(16).padStart(2, '0')}`;
+
+describe('provisioning hosts', () => {
+  it('adds, lists, shows and removes a host by hostname, printing lines a person reads', async () => {
+    const mac = nextMac();
+    const add = await cli(['hosts', 'add', 'pve-cli-1', mac.toUpperCase().replace(/:/g, '-'), '--type', 'minisforum-ms-01']);
+    expect(add).toMatchObject({ code: 0, stderr: '' });
+    const id = t.hosts.list().find((h) => h.hostname === 'pve-cli-1')!.id;
+    expect(add.stdout).toBe(`registered pve-cli-1 (id ${id}, ${mac}, minisforum-ms-01)\n`);
+
+    const list = await cli(['hosts', 'list']);
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID +HOSTNAME +MAC +SERVER TYPE +STATE +IP +POWER$/);
+    expect(lines.find((l) => l.includes('pve-cli-1'))).toMatch(new RegExp(`^${id} +pve-cli-1 +${mac} +minisforum-ms-01 +registered +- +manual$`));
+
+    const show = await cli(['hosts', 'show', 'pve-cli-1']);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(`hostname:    pve-cli-1\n`);
+    expect(show.stdout).toContain(`mac:         ${mac}\n`);
+    expect(show.stdout).toContain(`state:       registered\n`);
+    expect(show.stdout).toContain(`power:       manual\n`);
+    expect((await cli(['hosts', 'show', String(id)])).stdout).toBe(show.stdout);
+    expect((await cli(['hosts', 'show', mac.replace(/:/g, '')])).stdout).toBe(show.stdout);
+
+    const rm = await cli(['hosts', 'rm', 'pve-cli-1']);
+    expect(rm).toEqual({ code: 0, stdout: `removed pve-cli-1 (id ${id}, ${mac}) and its history\n`, stderr: '' });
+    expect(t.hosts.list().some((h) => h.id === id)).toBe(false);
+  });
+
+  it('prints the API’s own JSON with --json', async () => {
+    const mac = nextMac();
+    const add = await cli(['--json', 'hosts', 'add', 'pve-cli-2', mac, '--type', 'minisforum-um790', '--power', '{"method":"wol","broadcast":"192.168.1.255"}']);
+    expect(add).toMatchObject({ code: 0, stderr: '' });
+    const created = JSON.parse(add.stdout) as { id: number };
+    expect(created).toMatchObject({ hostname: 'pve-cli-2', mac, server_type: 'minisforum-um790', state: 'registered', power: { method: 'wol', broadcast: '192.168.1.255', port: 9 } });
+
+    const list = await cli(['hosts', 'list', '--json']);
+    expect(JSON.parse(list.stdout)).toEqual((await api('GET', '/api/hosts')).body);
+    const show = await cli(['hosts', 'show', 'pve-cli-2', '--json']);
+    expect(JSON.parse(show.stdout)).toEqual((await api('GET', `/api/hosts/${created.id}`)).body);
+
+    const rm = await cli(['--json', 'hosts', 'rm', String(created.id)]);
+    expect(rm).toEqual({ code: 0, stdout: '', stderr: '' }); // the API answers 204, no body
+  });
+
+  it('shows the API’s error message and exits 1 when the API refuses', async () => {
+    const mac = nextMac();
+    expect((await cli(['hosts', 'add', 'pve-cli-3', mac, '--type', 'minisforum-ms-01'])).code).toBe(0);
+    const refused = await api('POST', '/api/hosts', { hostname: 'pve-cli-4', mac, server_type: 'minisforum-ms-01' });
+    expect(refused.status).toBe(409);
+    const message = (refused.body as { error: { message: string } }).error.message;
+
+    const dup = await cli(['hosts', 'add', 'pve-cli-4', mac, '--type', 'minisforum-ms-01']);
+    expect(dup).toEqual({ code: 1, stdout: '', stderr: `provisioning: ${message} [duplicate_mac, HTTP 409]\n` });
+
+    const json = await cli(['--json', 'hosts', 'add', 'pve-cli-4', mac, '--type', 'minisforum-ms-01']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual(refused.body);
+
+    const type = await cli(['hosts', 'add', 'pve-cli-5', nextMac(), '--type', 'no-such-type']);
+    expect(type.code).toBe(1);
+    expect(type.stderr).toContain('server_type: unknown server type "no-such-type"; known: minisforum-ms-01, minisforum-um790');
+    expect(type.stderr).toContain('[invalid_request, HTTP 400]');
+
+    const missing = await cli(['hosts', 'show', '99999']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain((((await api('GET', '/api/hosts/99999')).body as { error: { message: string } }).error.message));
+    expect(missing.stderr).toContain('[host_not_found, HTTP 404]');
+  });
+
+  it('says which host it could not find by name, with exit 1', async () => {
+    const run = await cli(['hosts', 'rm', 'no-such-host']);
+    expect(run).toEqual({ code: 1, stdout: '', stderr: 'provisioning: no host "no-such-host": give its id, hostname or MAC (provisioning hosts list shows them)\n' });
+  });
+});
+
+describe('provisioning, connecting', () => {
+  it('shows the API’s message for a wrong token and for none, with exit 1', async () => {
+    const wrong = await cli(['hosts', 'list'], { PROVISIONING_API_TOKEN: 'not-the-token' });
+    expect(wrong).toEqual({ code: 1, stdout: '', stderr: 'provisioning: invalid API token (set the token with --token or PROVISIONING_API_TOKEN) [unauthorized, HTTP 401]\n' });
+    const none = await cli(['hosts', 'list'], { PROVISIONING_API_TOKEN: undefined });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('missing Authorization: Bearer <token> header (server.api_token is set)');
+    // --token wins over the environment
+    expect((await cli(['--token', token, 'hosts', 'list'], { PROVISIONING_API_TOKEN: 'not-the-token' })).code).toBe(0);
+  });
+
+  it('names the URL it could not reach and exits 3', async () => {
+    const port = await freePort(); // nothing listens there
+    const run = await cli(['hosts', 'list'], { PROVISIONING_URL: `http://127.0.0.1:${port}` });
+    expect(run).toEqual({ code: 3, stdout: '', stderr: `provisioning: cannot reach http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n` });
+    // --url wins over the environment; without either it is the default, and says so
+    const flag = await cli(['--url', `http://127.0.0.1:${port}/`, 'hosts', 'list']);
+    expect(flag.stderr).toBe(`provisioning: cannot reach http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    const fallback = await cli(['hosts', 'list'], { PROVISIONING_URL: undefined });
+    if (fallback.code === 3) expect(fallback.stderr).toBe('provisioning: cannot reach http://127.0.0.1:8080 (the default; set --url or PROVISIONING_URL): connect ECONNREFUSED 127.0.0.1:8080\n'); // else a service of this machine answered there
+  });
+
+  it('refuses a URL that is not http(s) and an unknown command with exit 2', async () => {
+    expect(await cli(['--url', 'ftp://example.com', 'hosts', 'list'])).toEqual({ code: 2, stdout: '', stderr: 'provisioning: --url must be http:// or https://, got "ftp://example.com"\n' });
+    const unknown = await cli(['hosts', 'frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("error: unknown command 'frobnicate'");
+    const missing = await cli(['hosts', 'add', 'pve-x', nextMac()]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("error: required option '-t, --type <server-type>' not specified");
+  });
+
+  it('writes no colour codes to a pipe, nor with NO_COLOR, and colour with FORCE_COLOR', async () => {
+    await cli(['hosts', 'add', 'pve-cli-colour', nextMac(), '--type', 'minisforum-ms-01']);
+    expect((await cli(['hosts', 'list'])).stdout).not.toContain('\x1b[');
+    expect((await cli(['hosts', 'list'], { FORCE_COLOR: '1', NO_COLOR: '1' })).stdout).not.toContain('\x1b[');
+    expect((await cli(['hosts', 'list'], { FORCE_COLOR: '1' })).stdout).toContain('\x1b[1m'); // the bold header
+    expect((await cli(['--no-color', 'hosts', 'list'], { FORCE_COLOR: '1' })).stdout).not.toContain('\x1b[');
+  });
+});
+
+describe('provisioning rebuild and cancel (no worker: the rebuild waits for one)', () => {
+  it('starts a rebuild, refuses a second one with the API’s message, and cancels it', async () => {
+    const mac = nextMac();
+    expect((await cli(['hosts', 'add', 'pve-cli-rb', mac, '--type', 'minisforum-ms-01'])).code).toBe(0);
+    const id = t.hosts.list().find((h) => h.hostname === 'pve-cli-rb')!.id;
+
+    const start = await cli(['rebuild', 'pve-cli-rb']);
+    expect(start.code).toBe(0);
+    const operation = t.operations.running(id)!;
+    expect(start.stdout).toBe(`rebuild of pve-cli-rb started (operation ${operation.id}, workflow rebuild-${id}); follow it with provisioning rebuild --watch or hosts show pve-cli-rb\n`);
+
+    const again = await cli(['rebuild', mac]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^provisioning: .*rebuild.* \[rebuild_in_progress, HTTP 409\]\n$/);
+
+    const cancel = await cli(['--json', 'cancel', String(id)]);
+    expect(cancel).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(cancel.stdout)).toEqual({ workflow_id: `rebuild-${id}` });
+  });
+});
+
+describe('provisioning images', () => {
+  it('lists the boot images, and as JSON the API’s answer', async () => {
+    const list = await cli(['images', 'list']);
+    expect(list).toEqual({ code: 0, stdout: '', stderr: `no boot images in ${t.images.dir}: provisioning images prepare <ISO URL or file>\n` });
+    expect(JSON.parse((await cli(['images', 'list', '--json'])).stdout)).toEqual((await api('GET', '/api/images')).body);
+  });
+
+  it('refuses a local ISO that does not exist with exit 2, and --config without --offline', async () => {
+    expect(await cli(['images', 'prepare', '/nonexistent/proxmox.iso'])).toEqual({ code: 2, stdout: '', stderr: "provisioning: cannot read /nonexistent/proxmox.iso: no such file (give the stock ISO's URL or a local ISO file)\n" });
+    const config = await cli(['images', 'prepare', 'x.iso', '--config', 'p.yaml']);
+    expect(config.code).toBe(2);
+    expect(config.stderr).toContain('--config applies only with --offline (the service uses its own)');
+  });
+});
+
+describe('provisioning, the service’s own commands', () => {
+  it('passes backup and images prepare --offline to the service entry point unchanged', async () => {
+    const backup = await cli(['backup']);
+    expect(backup).toMatchObject({ code: 2, stdout: '' });
+    expect(backup.stderr).toContain('provisioning: backup needs the file to write, e.g. backup backups/provisioning.db');
+    const dir = tempDir('provisioning-cli-offline-');
+    try {
+      writeFileSync(join(dir.path, 'provisioning.yaml'), 'data_dir: ./data\n');
+      const offline = await cli(['images', 'prepare', '--offline', join(dir.path, 'missing.iso'), '--name', 'pve-x', '--config', join(dir.path, 'provisioning.yaml')]);
+      expect(offline).toEqual({ code: 1, stdout: '', stderr: `provisioning: no image prepared: ${join(dir.path, 'missing.iso')}: no such file (ENOENT)\n` });
+    } finally {
+      dir.remove();
+    }
+  });
+});
