@@ -79,8 +79,10 @@ export interface ImagesBody {
 
 export interface ExplainBody {
   mac: string;
-  action: string;
+  action: 'install' | 'local-disk';
   reason: string;
-  host: { id: number; hostname: string; state?: string } | null;
+  host: { id: number; hostname: string; state: string; server_type: string } | null;
+  rebuild: { operation_id: number; workflow_id: string; stage: string | null } | null;
+  image: string | null;
   chain: Array<{ check: string; ok: boolean; detail: string }>;
 }

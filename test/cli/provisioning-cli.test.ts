@@ -194,6 +194,33 @@ describe('provisioning rebuild and cancel (no worker: the rebuild waits for one)
   });
 });
 
+describe('provisioning explain', () => {
+  it('says what a MAC would boot and why, check by check, and prints the API’s JSON with --json', async () => {
+    const mac = nextMac();
+    await cli(['hosts', 'add', 'pve-cli-explain', mac, '--type', 'minisforum-ms-01']);
+    const id = t.hosts.list().find((h) => h.hostname === 'pve-cli-explain')!.id;
+    const body = (await api('GET', `/api/boot/explain?mac=${mac}`)).body as { reason: string; chain: Array<{ check: string; ok: boolean; detail: string }> };
+    const run = await cli(['explain', mac.toUpperCase()]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toBe(
+      [
+        `${mac} (pve-cli-explain, id ${id}, registered) would boot: local disk`,
+        `because ${body.reason}`,
+        ...body.chain.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.check.padEnd(12)}${c.detail}`),
+        '',
+      ].join('\n'),
+    );
+    expect(body.chain.map((c) => c.check)).toContain('pxe_allowed');
+    expect(JSON.parse((await cli(['explain', mac, '--json'])).stdout)).toEqual(body);
+
+    const unknown = await cli(['explain', '02:00:00:ff:ff:ff']);
+    expect(unknown.stdout.split('\n')[0]).toBe('02:00:00:ff:ff:ff (not registered) would boot: local disk');
+    const bad = await cli(['explain', 'not-a-mac']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(((await api('GET', '/api/boot/explain?mac=not-a-mac')).body as { error: { message: string } }).error.message);
+  });
+});
+
 describe('provisioning images', () => {
   it('lists the boot images, and as JSON the API’s answer', async () => {
     const list = await cli(['images', 'list']);
