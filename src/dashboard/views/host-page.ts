@@ -1,4 +1,4 @@
-import { html, type Html } from '../html';
+import { html, raw, type Html } from '../html';
 import type { PowerSettings } from '../../power/types';
 import type { HostDetailModel } from '../view-models';
 import { layout } from './layout';
@@ -114,7 +114,67 @@ export function renderPowerSection(m: HostDetailModel): Html {
 </section>`;
 }
 
+// Fills the Preview section from GET /api/hosts/{id}/preview on demand; text only (textContent), never markup.
+const previewScript = `<script>
+(function () {
+  var section = document.getElementById('preview');
+  if (!section) return;
+  var button = section.querySelector('[data-preview-load]');
+  var status = section.querySelector('.preview-status');
+  var part = function (name) { return section.querySelector('[data-preview="' + name + '"]'); };
+  button.addEventListener('click', function () {
+    button.disabled = true;
+    status.textContent = 'loading…';
+    fetch('/api/hosts/' + section.dataset.hostId + '/preview', { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (res) { return res.json().then(function (json) { return { ok: res.ok, json: json }; }); })
+      .then(function (r) {
+        button.disabled = false;
+        if (!r.ok) { status.textContent = (r.json.error && r.json.error.message) || 'the preview failed'; return; }
+        var p = r.json;
+        status.textContent = '';
+        button.textContent = 'Refresh preview';
+        part('ipxe').textContent = p.ipxe;
+        part('answer').textContent = p.answer === null ? '(none: see the problems above)' : p.answer;
+        part('first_boot').textContent = p.first_boot;
+        var summary = part('summary');
+        summary.className = 'setup-summary ' + (p.valid ? 'ok' : 'missing');
+        summary.textContent = p.valid ? 'No problems: the next rebuild would serve these.' : (p.problems.length === 1 ? '1 problem' : p.problems.length + ' problems') + ' before a rebuild:';
+        var list = part('problems');
+        list.textContent = '';
+        list.hidden = p.problems.length === 0;
+        p.problems.forEach(function (x) { var li = document.createElement('li'); li.dataset.part = x.part; li.textContent = x.part.replace('_', '-') + ': ' + x.message; list.appendChild(li); });
+        part('redacted').textContent = 'Redacted: ' + p.redacted.join('; ') + '. ' + p.notes.join('. ') + (p.notes.length ? '.' : '');
+        part('body').hidden = false;
+      })
+      .catch(function (err) { button.disabled = false; status.textContent = 'the preview failed: ' + err.message; });
+  });
+})();
+</script>`;
+
+/**
+ * The Preview section: what the host's next rebuild would serve it (iPXE script, answer file, first-boot script) and
+ * the problems found, loaded from the API when asked. Outside the live-refreshed detail, so a refresh keeps it.
+ */
+export function renderPreviewSection(m: HostDetailModel): Html {
+  return html`<section class="preview" id="preview" data-host-id="${m.host.id}">
+  <h2>Preview</h2>
+  <p class="muted">What the next rebuild of ${m.host.hostname} would serve it, checked against the installer's rules before the machine is touched. The root password hash and the boot tokens are redacted; nothing is started or changed.</p>
+  <footer class="actions"><button type="button" data-preview-load>Show preview</button><span class="preview-status" role="status"></span></footer>
+  <div data-preview="body" hidden>
+    <p data-preview="summary"></p>
+    <ul class="failure" data-preview="problems"></ul>
+    <div style="display:grid; gap:.6rem">
+      <article class="operation"><h3>iPXE script</h3><pre data-preview="ipxe"></pre></article>
+      <article class="operation"><h3>Answer file (TOML)</h3><pre data-preview="answer"></pre></article>
+      <article class="operation"><h3>First-boot script</h3><pre data-preview="first_boot"></pre></article>
+    </div>
+    <p class="muted" data-preview="redacted"></p>
+  </div>
+</section>
+${raw(previewScript)}`;
+}
+
 /** The whole host page. */
 export function renderHostPage(m: HostDetailModel, csrfToken?: string): string {
-  return layout({ title: m.host.hostname, body: html`<p><a href="/">← all hosts</a></p>${renderHostDetail(m)}${renderPowerSection(m)}`, bodyAttrs: html`data-page="host" data-host-id="${m.host.id}"`, csrfToken });
+  return layout({ title: m.host.hostname, body: html`<p><a href="/">← all hosts</a></p>${renderHostDetail(m)}${renderPowerSection(m)}${renderPreviewSection(m)}`, bodyAttrs: html`data-page="host" data-host-id="${m.host.id}"`, csrfToken });
 }
