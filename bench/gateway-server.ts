@@ -12,6 +12,7 @@ import { EventHub } from '../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../src/dashboard/render-update';
 import { parseMac } from '../src/domain/mac-address';
 import { buildApp } from '../src/gateway/app';
+import { operatorTools } from '../src/observability/operator-tools';
 import { BootTokens } from '../src/gateway/boot-tokens';
 import { DashboardSessions } from '../src/gateway/auth/dashboard-sessions';
 import { ImageLibrary } from '../src/images/image-library';
@@ -54,7 +55,9 @@ async function main() {
   })();
   let delivered = 0;
   const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations));
+  const imageJobs = new ImageJobs({ imagesDir: join(dir, 'images'), prepare: prepareImage, answerUrl: () => 'http://127.0.0.1:8080/api/boot/answer', certFingerprint: () => null, imageExists: () => false });
   const app = await buildApp({
+    tools: operatorTools({ db, hosts, operations, imageJobs, hub, metricsToken: '' }),
     hosts,
     operations,
     serverTypes: new ServerTypeRegistry(join(dir, 'server-types.yaml')),
@@ -70,7 +73,7 @@ async function main() {
     keys,
     images: new ImageLibrary(join(dir, 'images')),
     setup: async () => [],
-    imageJobs: new ImageJobs({ imagesDir: join(dir, 'images'), prepare: prepareImage, answerUrl: () => 'http://127.0.0.1:8080/api/boot/answer', certFingerprint: () => null, imageExists: () => false }),
+    imageJobs,
     tokens,
     publicUrl: 'http://127.0.0.1:8080',
     install: { domain: 'lab.example', country: 'us', keyboard: 'en-us', timezone: 'UTC', mailto: 'ops@lab.example' },

@@ -18,6 +18,7 @@ import type { Logger } from '../logging';
 import type { HostStore } from '../store/host-store';
 import type { Operation, OperationStore } from '../store/operation-store';
 import type { PxeAllowList } from '../store/pxe-allow-list';
+import type { AuditStore } from '../store/audit-store';
 import type { RebuildKeyStore } from '../store/rebuild-key-store';
 import { buildAnswer, installerSupportsAuthToken, renderAnswerFile, type AnswerInput } from './answer-file';
 import { validateAnswer } from './answer-validator';
@@ -46,6 +47,7 @@ export interface BootServiceDeps {
   install: InstallSettings;
   rootPasswordHash: string;
   firstBootDeadlineSeconds: number;
+  audit?: Pick<AuditStore, 'record' | 'list'> | undefined; // every decision in the audit trail (GET /api/audit, the boot.decision event)
 }
 
 /** The request a decision is made for: where to log, and who asked. */
@@ -106,12 +108,13 @@ export class BootService {
     const mac = tryParseMac(rawMac);
     if (!mac) return this.bootLocal(req, rawMac, undefined, `not a MAC address: ${JSON.stringify(rawMac)}`);
     const host = this.deps.hosts.findByMac(mac);
-    const decision = decideBoot(host, this.deps.pxeAllowList.find(mac));
-    if (decision.action === 'local-disk') return this.bootLocal(req, mac, host, decision.reason);
+    const allowance = this.deps.pxeAllowList.find(mac);
+    const decision = decideBoot(host, allowance);
+    if (decision.action === 'local-disk') return this.bootLocal(req, mac, host, decision.reason, localBootCode(host, allowance));
     const rebuilding = host!; // decideBoot installs only a host it was given
     const wanted = this.deps.serverTypes.get(rebuilding.serverType)?.image ?? null;
     const image = this.deps.images.choose(wanted);
-    if (!image) return this.bootLocal(req, mac, rebuilding, `no boot image${wanted ? ` named ${wanted}` : ''} in ${this.deps.images.dir}`);
+    if (!image) return this.bootLocal(req, mac, rebuilding, `no boot image${wanted ? ` named ${wanted}` : ''} in ${this.deps.images.dir}`, 'no_image');
     const base = `${this.deps.publicUrl}/images/${encodeURIComponent(image.name)}`;
     const script = renderInstallScript({
       hostname: rebuilding.hostname,
@@ -133,8 +136,11 @@ export class BootService {
     } catch (err) {
       // The rebuild cannot hear about this boot (gone, or Temporal unreachable): in doubt, boot the disk.
       req.log.error({ err, hostId: rebuilding.id }, 'could not deliver pxeBooted; answering with local boot');
-      return { kind: 'local-disk', script: renderLocalBootScript(), reason: `could not deliver pxeBooted: ${(err as Error).message}` };
+      const reason = `could not deliver pxeBooted: ${(err as Error).message}`;
+      this.recordDecision(req, 'ipxe', mac, rebuilding, 'local-disk', 'rebuild_unreachable', reason);
+      return { kind: 'local-disk', script: renderLocalBootScript(), reason };
     }
+    this.recordDecision(req, 'ipxe', mac, rebuilding, 'install', 'rebuilding', `the installer of image ${image.name}: ${rebuilding.hostname}'s rebuild allows PXE`);
     return { kind: 'install', script };
   }
 
@@ -155,8 +161,29 @@ export class BootService {
     return null;
   }
 
-  private bootLocal(req: BootRequest, mac: string, host: Host | undefined, reason: string): PxeScript {
+  /** One decision in the audit trail (and so the boot.decision event); never fails the boot request. */
+  private recordDecision(req: BootRequest, endpoint: 'ipxe' | 'answer', mac: string | null, host: Host | undefined, action: 'install' | 'local-disk' | 'answer' | 'refused', code: string, reason: string): void {
+    const said = { install: 'the installer', 'local-disk': 'boot from local disk', answer: 'the answer file', refused: 'no answer file' }[action];
+    try {
+      this.deps.audit?.record({
+        kind: 'boot.decision',
+        actor: host ? `machine ${host.mac}` : `machine ${mac ?? 'unknown'}`,
+        address: req.remoteAddress,
+        host_id: host?.id ?? null,
+        mac: host?.mac ?? mac,
+        hostname: host?.hostname ?? null,
+        result: action === 'refused' ? 'refused' : 'ok',
+        message: `${endpoint === 'ipxe' ? 'PXE request' : 'answer request'} from ${host?.mac ?? mac ?? 'an unknown MAC'}: ${said} (${reason})`,
+        details: { endpoint, action, code, reason },
+      });
+    } catch (err) {
+      req.log.error({ err }, 'could not record the boot decision in the audit trail');
+    }
+  }
+
+  private bootLocal(req: BootRequest, mac: string, host: Host | undefined, reason: string, code = 'bad_mac'): PxeScript {
     req.log.info({ mac, hostId: host?.id, reason }, 'PXE request answered with local boot');
+    this.recordDecision(req, 'ipxe', tryParseMac(mac), host, 'local-disk', code, reason);
     if (host) {
       this.deps.operations.append({
         hostId: host.id,
@@ -176,6 +203,7 @@ export class BootService {
     if (!host) {
       const why = candidates.length === 0 ? 'no registered host has any of these MACs' : `${candidates.map((h) => `${h.hostname} is ${h.state}`).join(', ')}; none awaits an answer file`;
       req.log.warn({ macs, why }, 'answer file refused');
+      this.recordDecision(req, 'answer', macs[0] ?? null, candidates[0], 'refused', candidates.length === 0 ? 'unknown_mac' : 'not_awaiting_answer', why);
       return { kind: 'refused', status: 404, text: `provisioning: no rebuild is waiting for an answer file for ${macs.join(', ') || 'these MACs'}: ${why}\n` };
     }
     const operation = this.deps.operations.running(host.id);
@@ -184,6 +212,7 @@ export class BootService {
     if (!operation || !key || !serverType) {
       const why = !operation ? 'its rebuild has no operation record' : !key ? 'its rebuild key is missing' : `server type ${host.serverType} is no longer defined`;
       req.log.error({ hostId: host.id, why }, 'cannot build an answer file');
+      this.recordDecision(req, 'answer', host.mac, host, 'refused', 'cannot_build', why);
       return { kind: 'refused', status: 404, text: `provisioning: cannot build an answer file for ${host.hostname}: ${why}\n` };
     }
     const imageRefusal = this.imageTokenRefusal(host, operation.id, installer.bearerToken ?? null);
@@ -191,6 +220,7 @@ export class BootService {
       // The installer prints the whole body on the console: it says no more than "refused"; the host's history says why.
       this.deps.operations.append({ hostId: host.id, operationId: operation.id, kind: 'answer_refused', message: `answer request for ${host.hostname} refused: ${imageRefusal}` });
       req.log.warn({ hostId: host.id, why: imageRefusal }, 'answer file refused');
+      this.recordDecision(req, 'answer', host.mac, host, 'refused', 'image_token', imageRefusal);
       return { kind: 'refused', status: 403, text: 'refused\n' };
     }
     const token = this.deps.tokens.tokenFor(operation.runId);
@@ -223,12 +253,14 @@ export class BootService {
       // Serving it would leave the machine at the installer's console; refuse and say why.
       this.deps.operations.append({ hostId: host.id, operationId: operation.id, kind: 'answer_invalid', message: `answer file for ${host.hostname} failed validation: ${problems.join('; ')}` });
       req.log.error({ hostId: host.id, problems }, 'refusing to serve an invalid answer file');
+      this.recordDecision(req, 'answer', host.mac, host, 'refused', 'answer_invalid', problems.join('; '));
       return { kind: 'refused', status: 500, text: `provisioning: the answer file for ${host.hostname} is invalid: ${problems.join('; ')}\n` };
     }
     await this.deps.rebuilds.deliver(host.id, 'answerServed', { at: this.now().toISOString(), remoteAddress: req.remoteAddress });
     // Each serving counts: the join sends the cluster password only when the answer went to one installer.
     this.deps.operations.append({ hostId: host.id, operationId: operation.id, kind: 'answer_served', message: `answer file served to ${req.remoteAddress}`, details: { remoteAddress: req.remoteAddress } });
     req.log.info({ hostId: host.id, mac: host.mac, https: https !== null, webhookToken: bodyToken ? 'auth-token' : 'query' }, 'answer file served');
+    this.recordDecision(req, 'answer', host.mac, host, 'answer', 'rebuilding', `${host.hostname}'s rebuild awaits its answer file`);
     return { kind: 'answer', toml: renderAnswerFile(input) };
   }
 
@@ -291,4 +323,12 @@ export class BootService {
     if (!this.deps.tokens.verify(token, operation.runId)) return { kind: 'token-refused', message: `boot token is not the one of ${host.hostname}'s running rebuild` };
     return { kind: 'authorized', host, operation };
   }
+}
+
+/** Why a MAC was told to boot its disk, as a stable code (the metrics' reason label, the boot.decision event). */
+function localBootCode(host: Host | undefined, allowance: { workflowId: string } | undefined): string {
+  if (!host) return 'unknown_mac';
+  if (!allowance) return 'not_rebuilding';
+  if (allowance.workflowId !== rebuildWorkflowId(host.id)) return 'other_rebuild';
+  return 'past_install';
 }

@@ -17,6 +17,9 @@ import { serverTypeRoutes } from './routes/server-types';
 import { setupRoutes, type SetupRoutesDeps } from './routes/setup';
 import { clusterRoutes } from './routes/cluster';
 import { explainRoutes } from './routes/explain';
+import { metricsRoute, operatorToolRoutes } from './routes/operator-tools';
+import type { OperatorTools } from '../observability/operator-tools';
+import { auditHooks } from './audit';
 import type { ClusterSnapshot } from '../proxmox/cluster-monitor';
 import { ErrorSchema } from './schemas/common';
 
@@ -29,6 +32,7 @@ export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps, Im
   readiness?: Readonly<Record<string, ReadinessCheck>>; // /readyz checks; none → always ready
   clusterSnapshot?: () => ClusterSnapshot; // with proxmox.api_token: the cluster as last checked (a /readyz warning when wrong)
   version?: string;
+  tools: OperatorTools; // the event stream, the audit trail, the metrics
 }
 
 /** Builds the Fastify app (plugins, routes, error handlers); never listens. */
@@ -39,6 +43,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   app.addSchema(ErrorSchema);
+  // Every answered request, by route pattern (the URL would put ids and MACs in labels).
+  app.addHook('onResponse', async (request, reply) => {
+    deps.tools.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
@@ -57,7 +65,11 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   // Operator API: everything under /api except the boot endpoints (which carry per-rebuild tokens).
   await app.register(async (operator) => {
+    const audit = auditHooks({ audit: deps.tools.audit, hosts: deps.hosts, apiToken: deps.apiToken });
     operator.addHook('onRequest', requireOperatorToken(deps.apiToken, deps.sessions));
+    operator.addHook('preHandler', audit.preHandler);
+    operator.addHook('onSend', audit.onSend);
+    operator.addHook('onResponse', audit.onResponse);
     operator.removeContentTypeParser('text/plain'); // the operator API speaks JSON only: anything else is 415
     await operator.register(hostRoutes(deps));
     await operator.register(serverTypeRoutes(deps));
@@ -65,16 +77,21 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     await operator.register(setupRoutes(deps));
     await operator.register(clusterRoutes(deps));
     await operator.register(explainRoutes(deps));
+    await operator.register(operatorToolRoutes(deps));
   });
 
   // The dashboard: pages, SSE, static assets. Streams end before the server closes, or close() would wait on them.
-  app.addHook('preClose', async () => deps.hub.closeAll());
-  await app.register(dashboardRoutes(deps));
+  app.addHook('preClose', async () => {
+    deps.hub.closeAll();
+    deps.tools.streamHub.closeAll();
+  });
+  await app.register(metricsRoute(deps));
+  await app.register(dashboardRoutes({ ...deps, audit: deps.tools.audit }));
 
   // What booting and freshly installed hosts call, and the boot images they download (Range, streamed).
   await app.register(async (boot) => {
     boot.removeContentTypeParser('text/plain');
-    await boot.register(bootRoutes(deps));
+    await boot.register(bootRoutes({ ...deps, audit: deps.tools.audit }));
   });
   await app.register(imageFileRoutes(deps.images));
 

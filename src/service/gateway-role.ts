@@ -7,6 +7,8 @@ import { checkSetup, missingForRebuild, setupItems } from '../config/setup-check
 import { EventHub } from '../dashboard/event-hub';
 import { hostUpdateRenderer } from '../dashboard/render-update';
 import { buildApp, buildHealthApp } from '../gateway/app';
+import { operatorTools, startPruning } from '../observability/operator-tools';
+import { durationMs } from '../domain/duration';
 import { BootTokens } from '../gateway/boot-tokens';
 import { DashboardSessions } from '../gateway/auth/dashboard-sessions';
 import type { ReadinessCheck } from '../gateway/routes/health';
@@ -90,7 +92,12 @@ export async function startGatewayRole(o: {
     }
     const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, plainAnswerUrl: () => `${config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
     closers.push(() => imageJobs.close());
+    const hub = new EventHub(new FeedStore(storage.db), hostUpdateRenderer(storage.hosts, storage.operations, power));
+    const tools = operatorTools({ db: storage.db, hosts, operations, imageJobs, hub, metricsToken: config.server.metricsToken });
+    const pruning = startPruning(tools, durationMs(config.audit.retention), (pruned) => log.info(pruned, 'pruned the audit trail and the event stream'));
+    closers.push(() => clearInterval(pruning));
     const app = await buildApp({
+      tools,
       imageJobs,
       hosts,
       operations,
@@ -114,7 +121,7 @@ export async function startGatewayRole(o: {
       rootPasswordHash: config.credentials.rootPasswordHash,
       firstBootDeadlineSeconds,
       sessions: new DashboardSessions(config.server.apiToken, storage.secret),
-      hub: new EventHub(new FeedStore(storage.db), hostUpdateRenderer(storage.hosts, storage.operations, power)),
+      hub,
       temporalUi: { uiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
       power: powerDeps(config, power),
     });

@@ -20,6 +20,8 @@ import { ImageJobs } from '../../src/images/preparation-jobs';
 import type { SetupItem } from '../../src/config/setup-checks';
 import { EventHub, type EventHubOptions } from '../../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../../src/dashboard/render-update';
+import { operatorTools, type OperatorTools } from '../../src/observability/operator-tools';
+import type { StreamHubOptions } from '../../src/observability/stream-hub';
 import { FeedStore } from '../../src/store/feed-store';
 import { openDatabase, type Database } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
@@ -78,6 +80,7 @@ export interface TestApp {
   imageJobs: ImageJobs;
   tokens: BootTokens;
   hub: EventHub;
+  tools: OperatorTools; // the event stream, the audit trail, the metrics
   client: Client;
   namespace: string;
   taskQueue: string;
@@ -98,6 +101,8 @@ export async function buildTestApp(
     publicUrl?: string;
     logger?: Logger;
     hubOptions?: EventHubOptions;
+    streamOptions?: StreamHubOptions; // GET /api/events
+    metricsToken?: string; // server.metrics_token
     clusterSnapshot?: () => ClusterSnapshot;
     rebuildPlan?: RebuildPlanner; // the rebuild's pre-flight (planRebuild on a stand-in API); absent: no proxmox.api_token
     powerDriver?: (target: PowerTarget, host: Host) => PowerDriver; // gets the target as the store decrypts it
@@ -130,7 +135,9 @@ export async function buildTestApp(
   const hub = new EventHub(new FeedStore(db), hostUpdateRenderer(hosts, operations, power), options.hubOptions);
   const publicUrl = options.publicUrl ?? 'http://127.0.0.1:8080';
   const imageJobs = new ImageJobs({ imagesDir, downloadIdleTimeoutMs: 300, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
+  const tools = operatorTools({ db, hosts, operations, imageJobs, hub, metricsToken: options.metricsToken ?? '', ...(options.streamOptions ? { streamOptions: options.streamOptions } : {}) });
   const app = await buildApp({
+    tools,
     imageJobs,
     setup: options.setup ?? (async () => []),
     hosts,
@@ -174,6 +181,7 @@ export async function buildTestApp(
     imageJobs,
     tokens,
     hub,
+    tools,
     client,
     namespace,
     taskQueue,

@@ -13,6 +13,8 @@ import type { HostStore } from '../../store/host-store';
 import { readCookie, sessionCookie, type DashboardSessions } from '../auth/dashboard-sessions';
 import type { OperationStore } from '../../store/operation-store';
 import type { PowerDeps } from './power';
+import type { AuditStore } from '../../store/audit-store';
+import { auditLogin } from '../audit';
 import type { ImageLibrary } from '../../images/image-library';
 import { staleReasons } from '../../images/image-staleness';
 import type { ClusterSnapshot } from '../../proxmox/cluster-monitor';
@@ -38,6 +40,7 @@ export interface DashboardDeps {
   clusterSnapshot?: (() => ClusterSnapshot) | undefined; // with proxmox.api_token
   rebuildPlan?: RebuildPlanner | undefined; // with proxmox.api_token: the rebuild's pre-flight
   power: PowerDeps; // the host page's Power section, the tiles' last known power state
+  audit?: Pick<AuditStore, 'record' | 'list'> | undefined; // logins and failed logins; the Audit page
 }
 
 const htmlType = 'text/html; charset=utf-8';
@@ -101,8 +104,10 @@ export function dashboardRoutes(deps: DashboardDeps) {
     if (!deps.sessions.enabled) return reply.redirect(next, 303);
     if (!deps.sessions.checkToken(String(request.body?.token ?? ''))) {
       request.log.warn('dashboard login with a wrong token');
+      if (deps.audit) auditLogin(deps.audit, request, false);
       return reply.status(401).type(htmlType).send(loginForm(next, 'That is not the API token.'));
     }
+    if (deps.audit) auditLogin(deps.audit, request, true);
     const secure = request.protocol === 'https' ? '; Secure' : '';
     reply.header('set-cookie', `${sessionCookie}=${deps.sessions.issue()}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200${secure}`);
     return reply.redirect(next, 303);
