@@ -79,6 +79,9 @@ export interface RebuildInput {
   // installer and retries a stuck stage by power. Absent (rebuilds before power control, manual hosts): by hand.
   // Only the method: the activities read the settings and the password from the store for each call.
   power?: { method: 'wol' | 'ipmi' | 'redfish' | 'proxmox' }; // src/power/types.ts's PowerMethod but manual
+  // True when notification targets were configured when the rebuild started (issue 18): the rebuild then sends its
+  // outcome and its power retries. Only that: the activities read the targets, URLs and secrets from the worker's config.
+  notify?: boolean;
 }
 
 /** Facts the Proxmox post-installation webhook reports (proxmox.md §3). */

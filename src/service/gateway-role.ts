@@ -105,7 +105,7 @@ export async function startGatewayRole(o: {
       pxeAllowList,
       images,
       serverTypes,
-      rebuilds: new RebuildClient(o.temporal.client, config.temporal.taskQueue, () => config.timeouts),
+      rebuilds: new RebuildClient(o.temporal.client, config.temporal.taskQueue, () => config.timeouts, { notify: config.notifications.length > 0 }),
       apiToken: config.server.apiToken,
       rebuildBlockers: () => missingForRebuild(setupItems(config, { images: images.list().map((i) => i.name), unusableImages: brokenImages(images.list(), imageJobs.answerSettings()), clusterReachable: null })).map((i) => i.label),
       setup: () => checkSetup(config, images.list().map((i) => i.name), undefined, brokenImages(images.list(), imageJobs.answerSettings())),

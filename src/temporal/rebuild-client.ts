@@ -34,6 +34,7 @@ export class RebuildClient implements BootEventSink {
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly timeouts: () => RebuildTimeouts,
+    private readonly settings: { notify?: boolean } = {}, // notify: notification targets are configured
   ) {}
 
   /**
@@ -46,7 +47,7 @@ export class RebuildClient implements BootEventSink {
     const { member } = options;
     const power = options.power === undefined || options.power === 'manual' ? null : options.power;
     const runTimeout = rebuildRunTimeoutMs(timeouts, { powered: power !== null });
-    const input: RebuildInput = { hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts, ...(member ? { member } : {}), ...(power ? { power: { method: power } } : {}) };
+    const input: RebuildInput = { hostId: host.id, hostname: host.hostname, mac: host.mac, serverType: host.serverType, timeouts, ...(member ? { member } : {}), ...(power ? { power: { method: power } } : {}), ...(this.settings.notify ? { notify: true } : {}) };
     const asMember = member ? `; a member of cluster ${member.cluster}, removed and joined again through ${member.via.name}${member.migrateTo ? `, its guests moved to ${member.migrateTo} first` : ''}${member.allowQuorumLoss ? ', quorum loss allowed' : ''}` : '';
     const powered = power ? `; powered into the installer by ${power}, a stuck stage retried by power up to ${timeouts.powerRetries ?? defaultPowerRetries} times` : '';
     try {
