@@ -49,6 +49,7 @@ table.images { width:100%; border-collapse:collapse; background:var(--card); } t
 .step-done { border-color:var(--ok); color:var(--fg); } .step-done .step-label::before { content:"✓ "; color:var(--ok); }
 .step-current { border-color:var(--busy); color:var(--fg); font-weight:600; } .step-current .step-label::before { content:"◔ "; color:var(--busy); }
 .step-failed { border-color:var(--bad); color:var(--bad); font-weight:600; } .step-failed .step-label::before { content:"✕ "; }
+.audit-filters { display:flex; flex-wrap:wrap; gap:.5rem 1rem; align-items:end; margin:1rem 0; } tr.audit-refused td, tr.audit-failed td { color:var(--bad); }
 .events { list-style:none; padding:0; margin:0; } .event { padding:.3rem 0; border-top:1px solid var(--line); }
 .event .kind { color:var(--muted); font-size:.8rem; text-transform:uppercase; margin-right:.3rem; }
 .kind-activity_failed, .kind-answer_invalid, .kind-key_cleanup_failed { color:var(--bad); }

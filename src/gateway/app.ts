@@ -86,7 +86,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     deps.tools.streamHub.closeAll();
   });
   await app.register(metricsRoute(deps));
-  await app.register(dashboardRoutes({ ...deps, audit: deps.tools.audit }));
+  await app.register(dashboardRoutes({ ...deps, audit: deps.tools.audit, auditRetention: deps.tools.auditRetention }));
 
   // What booting and freshly installed hosts call, and the boot images they download (Range, streamed).
   await app.register(async (boot) => {

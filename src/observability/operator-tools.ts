@@ -15,6 +15,7 @@ export interface OperatorTools {
   audit: AuditStore;
   metrics: Metrics;
   metricsToken: string; // '' → /metrics takes the operator API's auth
+  auditRetention: string; // audit.retention: '30d'
 }
 
 /** Builds the tools over the service's database; `imageJobs` progress goes into the stream and the metrics. */
@@ -25,6 +26,7 @@ export function operatorTools(o: {
   imageJobs: ImageJobs;
   hub: Pick<EventHub, 'clientCount'>;
   metricsToken: string;
+  auditRetention?: string; // '30d'
   streamOptions?: StreamHubOptions;
 }): OperatorTools {
   const stream = new StreamStore(o.db);
@@ -46,7 +48,7 @@ export function operatorTools(o: {
     metrics.observeImageJob(job);
     stream.append('image.progress', { image: job.name, job_id: job.id, state: job.state, step: job.step, bytes_done: job.bytesDone, bytes_total: job.bytesTotal, error: job.error });
   });
-  return { stream, streamHub, audit: new AuditStore(o.db), metrics, metricsToken: o.metricsToken };
+  return { stream, streamHub, audit: new AuditStore(o.db), metrics, metricsToken: o.metricsToken, auditRetention: o.auditRetention ?? '30d' };
 }
 
 /** Prunes the audit trail past its retention and the stream past a week (keeping its newest 10 000); returns the timer. */

@@ -93,7 +93,7 @@ export async function startGatewayRole(o: {
     const imageJobs = new ImageJobs({ imagesDir: images.dir, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${https?.publicUrl ?? config.server.publicUrl}/api/boot/answer`, plainAnswerUrl: () => `${config.server.publicUrl}/api/boot/answer`, certFingerprint: () => https?.certFingerprint ?? null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
     closers.push(() => imageJobs.close());
     const hub = new EventHub(new FeedStore(storage.db), hostUpdateRenderer(storage.hosts, storage.operations, power));
-    const tools = operatorTools({ db: storage.db, hosts, operations, imageJobs, hub, metricsToken: config.server.metricsToken });
+    const tools = operatorTools({ db: storage.db, hosts, operations, imageJobs, hub, metricsToken: config.server.metricsToken, auditRetention: config.audit.retention });
     const pruning = startPruning(tools, durationMs(config.audit.retention), (pruned) => log.info(pruned, 'pruned the audit trail and the event stream'));
     closers.push(() => clearInterval(pruning));
     const app = await buildApp({

@@ -44,7 +44,7 @@ describe('a rebuild as scripts see it', () => {
     const { t, port, publicUrl, node } = await lab();
     const mac = 'b4:2e:99:ac:ad:e1';
     const id: number = (await t.app.inject({ method: 'POST', url: '/api/hosts', headers: auth, payload: { hostname: 'pve-ms-21', mac, server_type: 'minisforum-ms-01' } })).json().id;
-    const stream = resources.add(await openSse(port, `/api/events?host=${id}`, auth), (s) => s.close());
+    const stream = resources.add(await openSse(port, `/api/events?host=${id}`, auth), async (s) => s.close());
     expect((await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild`, headers: auth })).statusCode).toBe(202);
     await stream.next((m) => m.event === 'rebuild.stage' && JSON.parse(m.data).state === 'pxe_ready');
     const trace = await pxeAndInstall(publicUrl, mac, node);
@@ -88,7 +88,7 @@ describe('a rebuild as scripts see it', () => {
   it('counts a rebuild that timed out as failed, with its reason and the stage', async () => {
     const { t, port } = await lab({ pxeBoot: '1s' });
     const id: number = (await t.app.inject({ method: 'POST', url: '/api/hosts', headers: auth, payload: { hostname: 'pve-ms-22', mac: 'b4:2e:99:ac:ad:e2', server_type: 'minisforum-ms-01' } })).json().id;
-    const stream = resources.add(await openSse(port, `/api/events?host=${id}`, auth), (s) => s.close());
+    const stream = resources.add(await openSse(port, `/api/events?host=${id}`, auth), async (s) => s.close());
     await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild`, headers: auth });
     const failed = JSON.parse((await stream.next((m) => m.event === 'rebuild.failed')).data);
     expect(failed).toMatchObject({ state: 'failed', data: { stage: 'pxe_ready', reason: 'stage_timeout', message: 'no PXE request from b4:2e:99:ac:ad:e2 within 1s' } });

@@ -25,7 +25,7 @@ const register = (t: TestApp, auth: Record<string, string>, n: number) =>
 describe('GET /api/events', () => {
   it('streams JSON events with stable names as they happen, each with host id, MAC, hostname, state and time', async () => {
     const { t, port, auth } = await start();
-    const stream = resources.add(await openSse(port, '/api/events', auth), (s) => s.close());
+    const stream = resources.add(await openSse(port, '/api/events', auth), async (s) => s.close());
     expect(stream.res.statusCode).toBe(200);
     expect(stream.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     const id = (await register(t, auth, 1)).json().id as number;
@@ -48,14 +48,14 @@ describe('GET /api/events', () => {
     const op = t.operations.ensure(a, `rebuild-${a}`, 'run-resume');
     t.hosts.transition(a, 'pxe_ready');
     t.operations.append({ hostId: a, operationId: op.id, kind: 'state', state: 'pxe_ready', message: 'waiting for PXE' });
-    const resumed = resources.add(await openSse(port, '/api/events', { ...auth, 'last-event-id': seen.id! }), (s) => s.close());
+    const resumed = resources.add(await openSse(port, '/api/events', { ...auth, 'last-event-id': seen.id! }), async (s) => s.close());
     const missed = await resumed.count(3);
     expect(missed.map((m) => [m.event, JSON.parse(m.data).host_id])).toEqual([['host.registered', b], ['rebuild.started', a], ['rebuild.stage', a]]);
     expect(JSON.parse(missed[2]!.data)).toMatchObject({ state: 'pxe_ready', data: { operation_id: op.id, state: 'pxe_ready', message: 'waiting for PXE' } });
     const ids = missed.map((m) => Number(m.id));
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
 
-    const onlyB = resources.add(await openSse(port, `/api/events?host=${b}`, { ...auth, 'last-event-id': '0' }), (s) => s.close());
+    const onlyB = resources.add(await openSse(port, `/api/events?host=${b}`, { ...auth, 'last-event-id': '0' }), async (s) => s.close());
     t.operations.finish(op.id, { status: 'failed', reason: 'cancelled', message: 'cancelled by the API token' });
     await t.app.inject({ method: 'PATCH', url: `/api/hosts/${b}`, headers: auth, payload: { power: { method: 'wol' } } });
     await resumed.next((m) => m.event === 'rebuild.failed');
@@ -115,7 +115,7 @@ describe('GET /api/audit', () => {
 
   it('records what each booting MAC was told and why, as boot.decision entries and events', async () => {
     const { t, port, auth } = await start();
-    const stream = resources.add(await openSse(port, '/api/events', auth), (s) => s.close());
+    const stream = resources.add(await openSse(port, '/api/events', auth), async (s) => s.close());
     const id = (await register(t, auth, 5)).json().id as number;
     await t.app.inject({ method: 'GET', url: '/ipxe/aa:bb:cc:dd:ee:05' });
     await t.app.inject({ method: 'GET', url: '/ipxe/aa:bb:cc:dd:ee:99' });

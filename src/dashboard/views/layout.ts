@@ -16,7 +16,7 @@ ${o.csrfToken ? html`<meta name="csrf-token" content="${o.csrfToken}">` : ''}
 <body ${o.bodyAttrs ?? ''}>
 <header class="top">
   <a class="brand" href="/">Provisioning</a>
-  <nav class="nav"><a href="/">Hosts</a> <a href="/images">Images</a> <a href="/setup">Setup</a></nav>
+  <nav class="nav"><a href="/">Hosts</a> <a href="/images">Images</a> <a href="/setup">Setup</a> <a href="/audit">Audit</a></nav>
   <span id="connection" class="connection" role="status" aria-live="polite" hidden>reconnecting…</span>
   ${o.csrfToken ? html`<form method="post" action="/logout" class="logout"><button type="submit">Log out</button></form>` : ''}
 </header>

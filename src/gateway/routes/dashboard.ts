@@ -14,7 +14,9 @@ import { readCookie, sessionCookie, type DashboardSessions } from '../auth/dashb
 import type { OperationStore } from '../../store/operation-store';
 import type { PowerDeps } from './power';
 import type { AuditStore } from '../../store/audit-store';
-import { auditLogin } from '../audit';
+import { auditKinds, auditLogin } from '../audit';
+import { renderAuditPage, type AuditFilters } from '../../dashboard/views/audit-page';
+import { tryParseMac } from '../../domain/mac-address';
 import type { ImageLibrary } from '../../images/image-library';
 import { staleReasons } from '../../images/image-staleness';
 import type { ClusterSnapshot } from '../../proxmox/cluster-monitor';
@@ -41,6 +43,7 @@ export interface DashboardDeps {
   rebuildPlan?: RebuildPlanner | undefined; // with proxmox.api_token: the rebuild's pre-flight
   power: PowerDeps; // the host page's Power section, the tiles' last known power state
   audit?: Pick<AuditStore, 'record' | 'list'> | undefined; // logins and failed logins; the Audit page
+  auditRetention?: string | undefined; // audit.retention, said on the Audit page
 }
 
 const htmlType = 'text/html; charset=utf-8';
@@ -65,6 +68,7 @@ export function dashboardRoutes(deps: DashboardDeps) {
     app.get('/images', { schema: { hide: true }, onRequest: requireLogin }, imagesPage);
     app.get<{ Querystring: { fragment?: string } }>('/setup', { schema: { hide: true }, onRequest: requireLogin }, setupPage);
     app.get('/images/events', { schema: { hide: true }, onRequest: requireLogin }, imageEvents);
+    app.get<{ Querystring: Record<string, string | undefined> }>('/audit', { schema: { hide: true }, onRequest: requireLogin }, auditPage);
     app.get<{ Querystring: { next?: string } }>('/login', { schema: { hide: true } }, loginPage);
     await app.register(async (forms) => {
       forms.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) =>
@@ -175,6 +179,27 @@ export function dashboardRoutes(deps: DashboardDeps) {
     const items = await deps.setup();
     if (request.query.fragment) return reply.type(htmlType).send(renderSetupList(items).value);
     return reply.type(htmlType).send(renderSetupPage(items, csrfToken(request)));
+  }
+
+  async function auditPage(request: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply) {
+    const q = request.query;
+    const filters: AuditFilters = { host: q.host || undefined, mac: q.mac || undefined, kind: q.kind || undefined, since: q.since || undefined, until: q.until || undefined };
+    const problems: string[] = [];
+    const hostId = filters.host === undefined ? undefined : /^\d{1,9}$/.test(filters.host) ? Number(filters.host) : (problems.push('Host id: a number'), undefined);
+    const mac = filters.mac === undefined ? undefined : (tryParseMac(filters.mac) ?? (problems.push('MAC: not a MAC address'), undefined));
+    const time = (label: string, text: string | undefined) => {
+      if (text === undefined) return undefined;
+      const t = new Date(/Z|[+-]\d\d:\d\d$/.test(text) ? text : `${text}Z`);
+      if (Number.isNaN(t.getTime())) return void problems.push(`${label}: not a time`);
+      return t.toISOString();
+    };
+    const since = time('Since', filters.since);
+    const until = time('Until', filters.until);
+    const before = q.before && /^\d{1,15}$/.test(q.before) ? Number(q.before) : undefined;
+    const kind = filters.kind && /^[a-z][a-z.-]{0,40}$/.test(filters.kind) ? filters.kind : undefined;
+    const page = deps.audit && problems.length === 0 ? deps.audit.list({ hostId, mac, kind, since, until, before, limit: 100 }) : { entries: [], nextBefore: null };
+    const kinds = [...auditKinds.flatMap((k) => (k.startsWith('power.on|') ? ['power.', 'power.on', 'power.off', 'power.cycle', 'power.pxe-once'] : [k]))];
+    return reply.type(htmlType).send(renderAuditPage({ ...page, filters, kinds, error: problems.join('; ') || undefined, retention: deps.auditRetention ?? '30d', csrfToken: csrfToken(request) }));
   }
 
   async function imagesPage(request: FastifyRequest, reply: FastifyReply) {
