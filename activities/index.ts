@@ -13,6 +13,7 @@ import { allowPxeBoot, revokePxeBoot } from './pxe-allow-list';
 import { beginRebuild, finishRebuild, recordHostState, recordRebuildEvent } from './operation-records';
 import { destroyRebuildKey, generateRebuildKey } from './rebuild-key';
 import { checkBootOverride, powerIntoInstaller, restartInstall, type PowerControl } from './power';
+import { planNotification, sendNotification, type NotificationSettings } from './notify';
 
 /** What the activities need from the rest of the service; each activity module declares its own part of it. */
 export interface ActivityDeps {
@@ -23,6 +24,7 @@ export interface ActivityDeps {
   join: JoinSettings;
   infrastructure: InfrastructureSettings;
   power: PowerControl;
+  notifications?: NotificationSettings; // absent: no targets
 }
 
 /** Returns the object the worker registers as its activities. */
@@ -49,6 +51,8 @@ export function createActivities(deps: ActivityDeps) {
     powerIntoInstaller: powerIntoInstaller(deps),
     restartInstall: restartInstall(deps),
     checkBootOverride: checkBootOverride(deps),
+    planNotification: planNotification(deps),
+    sendNotification: sendNotification(deps),
   };
 }
 

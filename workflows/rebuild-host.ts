@@ -22,6 +22,7 @@ import type { Activities } from '../activities';
 import type { RebuildKeyRef } from '../activities/rebuild-key';
 import type { JoinResult } from '../activities/cluster-join';
 import type { ClusterLockTicket } from '../activities/cluster-lock';
+import type { RebuildNotice } from '../activities/notify';
 import type { HostState } from '../src/domain/host-state-machine';
 import {
   bootEvents,
@@ -157,6 +158,9 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
   let lockGranted: { cluster: string; grantedAt: string } | null = null;
   setHandler(clusterLockGrantedSignal, (grant) => void (lockGranted = grant));
 
+  // Notifications started and not yet finished (a power retry's goes on while the rebuild does).
+  const notices: Array<Promise<void>> = [];
+
   let key: RebuildKeyRef | undefined;
   let pxeAllowed = false;
   let keyRemovedFromHost = false;
@@ -233,6 +237,62 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
       if (key && !keyRemovedFromHost && received.installed !== undefined) await removeKeyFromHost();
       if (key) await quick.destroyRebuildKey({ hostId: input.hostId, keyId: key.keyId });
     });
+    // Since notifications: the outcome goes out after cleanup, so a slow receiver never delays the PXE revoke or the
+    // key's destruction; the run ends once every notice is delivered or given up.
+    if ((progress.state === 'ready' || progress.state === 'failed') && notifying()) notices.push(notify(outcomeNotice()));
+    await Promise.all(notices);
+  }
+
+  /** True when this rebuild sends notifications: targets were configured when it started (and it is new enough). */
+  function notifying(): boolean {
+    return input.notify === true && patched('notifications');
+  }
+
+  /**
+   * Sends a notice to the targets that want it: which ones and how long to retry come from the worker (a local
+   * activity), each target's delivery is its own activity with retries. Never fails the rebuild nor changes its
+   * result, and a cancel does not stop it; what was not delivered is written to the host's history.
+   */
+  function notify(notice: Pick<RebuildNotice, 'event' | 'state' | 'stage' | 'reason' | 'message' | 'retry'>): Promise<void> {
+    const full: RebuildNotice = { hostId: input.hostId, hostname: input.hostname, mac: input.mac, serverType: input.serverType, at: new Date().toISOString(), ...notice };
+    return CancellationScope.nonCancellable(async () => {
+      try {
+        const plan = await quick.planNotification({ hostId: input.hostId, event: notice.event, state: notice.state });
+        if (plan.targets.length === 0) return;
+        const send = proxyActivities<Activities>({
+          startToCloseTimeout: '1m',
+          scheduleToCloseTimeout: plan.retry.giveUpAfter,
+          retry: { initialInterval: plan.retry.initialInterval, backoffCoefficient: 2, maximumInterval: plan.retry.maximumInterval, nonRetryableErrorTypes: ['NotificationRejected'] },
+        });
+        await Promise.all(
+          plan.targets.map(async (target) => {
+            try {
+              await send.sendNotification({ hostId: input.hostId, target, notice: full });
+            } catch (err) {
+              const gaveUp = err instanceof ActivityFailure && (err.retryState === 'TIMEOUT' || err.cause instanceof TimeoutFailure) ? ` within ${plan.retry.giveUpAfter}` : '';
+              await quick.recordRebuildEvent({
+                hostId: input.hostId,
+                kind: 'notification_failed',
+                message: `the ${notice.event} notification to ${target} was not delivered${gaveUp}: ${failureText(err)}`,
+                details: { target, event: notice.event },
+              });
+            }
+          }),
+        );
+      } catch (err) {
+        log.warn('notification not sent', { hostId: input.hostId, event: notice.event, error: String(err) });
+      }
+    });
+  }
+
+  /** The rebuild's end as a notice: ready, or failed with the most specific event (targets of `failed` get them all). */
+  function outcomeNotice(): Pick<RebuildNotice, 'event' | 'state' | 'stage' | 'reason' | 'message' | 'retry'> {
+    const failure = progress.failure;
+    if (progress.state === 'ready' || failure === null) {
+      return { event: 'ready', state: 'ready', stage: null, reason: null, message: `${input.hostname} (${input.mac}) is ready`, retry: null };
+    }
+    const event = failure.reason === 'identity_mismatch' ? 'identity_mismatch' : failure.reason === 'stage_timeout' ? 'stage_timeout' : 'failed';
+    return { event, state: 'failed', stage: failure.stage, reason: failure.reason, message: `rebuild failed at ${failure.stage}: ${failure.message}`, retry: null };
   }
 
   /**
@@ -260,6 +320,11 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
         await quick.restartInstall({ hostId: input.hostId, attempt, of: retries, stage: stuck, reason: err.message });
         progress.state = 'pxe_ready';
         upsertSearchAttributes([{ key: HOST_STATE, value: 'pxe_ready' }]);
+        // Since notifications: not awaited, so the power cycle does not wait for a slow receiver.
+        if (notifying()) {
+          const message = `${stuck} timed out (${err.message}): power-cycling into the installer, retry ${attempt} of ${retries}`;
+          notices.push(notify({ event: 'stage_timeout', state: 'pxe_ready', stage: stuck, reason: 'stage_timeout', message, retry: `${attempt} of ${retries}` }));
+        }
         await powerIntoInstaller(`retry ${attempt} of ${retries}: ${stuck} timed out`, err.message);
         i = 0;
       }

@@ -79,10 +79,12 @@ export async function startWorkerRole(o: {
             : null,
         },
         infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
+        notifications: { targets: config.notifications, publicUrl: config.server.publicUrl },
       }),
       workflowBundle: await loadWorkflowBundle(),
       operations: o.stores.operations,
     });
+    if (config.notifications.length > 0) log.info({ targets: config.notifications.map((t) => t.name) }, 'rebuild notifications configured');
     const done = worker.run();
     return {
       done,

@@ -17,6 +17,7 @@ export async function startTestWorker(
     power?: ActivityDeps['power']; // default: the test app's drivers (its powerDriver option)
     maxCachedWorkflows?: number; // temporal.max_cached_workflows; the SDK's default when absent
     maxParallelJoins?: number; // proxmox.max_parallel_joins; 4 when absent
+    notifications?: ActivityDeps['notifications']; // notification targets (and a short retry); none when absent
   } = {},
 ): Promise<{ worker: RebuildWorker; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
@@ -28,6 +29,7 @@ export async function startTestWorker(
     join: { existingNode: '192.0.2.10', fingerprint: testFingerprint, password: 'join-secret-93f1', sshPort: 22, layout: proxmoxLayout, ...options.join },
     infrastructure: options.infrastructure ?? { baseUrl: '', serverTypeMap: {} },
     power: options.power ?? { driver: (host) => t.powerDriverOf(host) },
+    ...(options.notifications ? { notifications: options.notifications } : {}),
   };
   const activities = { ...createActivities(deps), ...options.override };
   const worker = await createWorker({
