@@ -14,6 +14,13 @@ import { startGatewayRole, startHealthServer } from './service/gateway-role';
 import { openStorage } from './service/storage';
 import { startTemporal } from './service/temporal';
 import { Shutdown } from './shutdown';
+import { startTracing, type Tracing } from './observability/tracing';
+
+/** The version in the spans' resource. */
+const serviceVersion = process.env.npm_package_version ?? '0.1.0';
+
+/** Tracing as a Shutdown step: its close sends the spans still buffered. */
+const withClose = (t: Tracing) => Object.assign(t, { close: () => t.shutdown() });
 
 async function main(): Promise<void> {
   const args = commandLineOrExit(process.argv.slice(2));
@@ -35,16 +42,19 @@ async function main(): Promise<void> {
   const shutdown = new Shutdown(log).onSignals();
   try {
     const storage = shutdown.add('storage', openStorage(config, log));
-    const temporal = shutdown.add('temporal', await startTemporal(config, { registerSearchAttributes: runsGateway, log }));
+    // Before the Temporal client: its interceptors carry each request's trace into the workflows it starts.
+    const tracing = config.telemetry.otlpEndpoint ? shutdown.add('tracing', withClose(startTracing(config.telemetry.otlpEndpoint, { serviceName: `provisioning-${args.role}`, version: serviceVersion }))) : null;
+    if (tracing) log.info({ endpoint: config.telemetry.otlpEndpoint }, 'tracing: spans go to the OTLP/HTTP endpoint');
+    const temporal = shutdown.add('temporal', await startTemporal(config, { registerSearchAttributes: runsGateway, log, ...(tracing ? { interceptors: tracing.clientInterceptors() } : {}) }));
     const readiness: Record<string, ReadinessCheck> = { database: storage.ready, temporal: temporal.ready };
     if (args.role !== 'gateway') {
       // Loaded on demand: a gateway never loads the Temporal Core runtime, webpack or the SSH code.
       const { startWorkerRole } = await import('./service/worker-role.js');
-      const worker = shutdown.add('worker', await startWorkerRole({ config, address: temporal.address, log, stores: storage }));
+      const worker = shutdown.add('worker', await startWorkerRole({ config, address: temporal.address, log, stores: storage, tracing }));
       readiness.worker = worker.ready;
       exitWhenStoppedOnItsOwn(worker.done, shutdown, log);
     }
-    const http = shutdown.add('http', runsGateway ? await startGatewayRole({ config, storage, temporal, readiness, log }) : await startHealthServer(log, readiness));
+    const http = shutdown.add('http', runsGateway ? await startGatewayRole({ config, storage, temporal, readiness, log, tracing: tracing !== null }) : await startHealthServer(log, readiness));
     const listen = args.listen ?? config.server.listen;
     await http.app.listen({ host: listen.host, port: listen.port });
     printBanner({ config, role: args.role, listen, temporal, log });

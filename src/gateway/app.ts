@@ -19,6 +19,7 @@ import { clusterRoutes } from './routes/cluster';
 import { explainRoutes } from './routes/explain';
 import { metricsRoute, operatorToolRoutes } from './routes/operator-tools';
 import type { OperatorTools } from '../observability/operator-tools';
+import { traceRequests } from '../observability/tracing';
 import { auditHooks } from './audit';
 import type { ClusterSnapshot } from '../proxmox/cluster-monitor';
 import { ErrorSchema } from './schemas/common';
@@ -33,6 +34,7 @@ export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps, Im
   clusterSnapshot?: () => ClusterSnapshot; // with proxmox.api_token: the cluster as last checked (a /readyz warning when wrong)
   version?: string;
   tools: OperatorTools; // the event stream, the audit trail, the metrics
+  tracing?: boolean; // telemetry.otlp_endpoint: a span per request (startTracing() has set the tracer provider)
 }
 
 /** Builds the Fastify app (plugins, routes, error handlers); never listens. */
@@ -42,6 +44,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
+  if (deps.tracing) traceRequests(app);
   app.addSchema(ErrorSchema);
   // Every answered request, by route pattern (the URL would put ids and MACs in labels).
   app.addHook('onResponse', async (request, reply) => {

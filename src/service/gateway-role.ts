@@ -51,6 +51,7 @@ export async function startGatewayRole(o: {
   temporal: TemporalConnection;
   readiness: Record<string, ReadinessCheck>;
   log: Logger;
+  tracing?: boolean; // telemetry.otlp_endpoint set: a span per request
 }): Promise<RunningHttp> {
   const { config, storage, log } = o;
   const closers: Array<() => Promise<void> | void> = [];
@@ -97,6 +98,7 @@ export async function startGatewayRole(o: {
     const pruning = startPruning(tools, durationMs(config.audit.retention), (pruned) => log.info(pruned, 'pruned the audit trail and the event stream'));
     closers.push(() => clearInterval(pruning));
     const app = await buildApp({
+      tracing: o.tracing ?? false,
       tools,
       imageJobs,
       hosts,

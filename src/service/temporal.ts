@@ -1,6 +1,6 @@
 // Temporal: the server at temporal.address, or with none configured the embedded dev server, and the client
 // connection to it.
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors } from '@temporalio/client';
 import type { Config } from '../config/load-config';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import type { Logger } from '../logging';
@@ -25,7 +25,7 @@ export interface TemporalConnection {
  * Connects to temporal.address, or starts the embedded dev server when it is empty. On an existing server the
  * gateway registers the rebuild search attributes (the embedded one gets them as flags).
  */
-export async function startTemporal(config: Readonly<Config>, o: { registerSearchAttributes: boolean; log: Logger }): Promise<TemporalConnection> {
+export async function startTemporal(config: Readonly<Config>, o: { registerSearchAttributes: boolean; log: Logger; interceptors?: ClientInterceptors }): Promise<TemporalConnection> {
   const devServer = config.temporal.address === '' ? await startEmbedded(config, o.log) : null;
   const address = devServer?.address ?? config.temporal.address;
   try {
@@ -35,7 +35,7 @@ export async function startTemporal(config: Readonly<Config>, o: { registerSearc
       address,
       embedded: devServer !== null,
       connection,
-      client: new Client({ connection, namespace: config.temporal.namespace }),
+      client: new Client({ connection, namespace: config.temporal.namespace, ...(o.interceptors ? { interceptors: o.interceptors } : {}) }),
       ready: async () => {
         await connection.withDeadline(Date.now() + readinessDeadlineMs, () => connection.workflowService.getSystemInfo({}));
         return null;

@@ -9,6 +9,7 @@ import type { OperationStore } from '../store/operation-store';
 import type { PxeAllowList } from '../store/pxe-allow-list';
 import type { RebuildKeyStore } from '../store/rebuild-key-store';
 import { createWorker, loadWorkflowBundle } from '../temporal/worker';
+import type { Tracing } from '../observability/tracing';
 import type { ReadinessCheck } from '../gateway/routes/health';
 import { ProxmoxApi } from '../proxmox/api-client';
 import type { Database } from '../store/database';
@@ -48,6 +49,7 @@ export async function startWorkerRole(o: {
   address: string;
   log: Logger;
   stores: { db: Database; secret: Buffer; hosts: HostStore; operations: OperationStore; keys: RebuildKeyStore; pxeAllowList: PxeAllowList };
+  tracing?: Pick<Tracing, 'processor' | 'resource'> | null; // telemetry.otlp_endpoint: activity and workflow spans
 }): Promise<RunningWorker> {
   const { config, log } = o;
   installTemporalRuntime(log);
@@ -81,8 +83,9 @@ export async function startWorkerRole(o: {
         infrastructure: { baseUrl: config.infrastructure.baseUrl, serverTypeMap: config.infrastructure.serverTypeMap },
         notifications: { targets: config.notifications, publicUrl: config.server.publicUrl },
       }),
-      workflowBundle: await loadWorkflowBundle(),
+      workflowBundle: await loadWorkflowBundle({ tracing: Boolean(o.tracing) }),
       operations: o.stores.operations,
+      tracing: o.tracing ?? undefined,
     });
     if (config.notifications.length > 0) log.info({ targets: config.notifications.map((t) => t.name) }, 'rebuild notifications configured');
     const done = worker.run();

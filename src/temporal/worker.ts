@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { makeWorkflowExporter, OpenTelemetryActivityInboundInterceptor } from '@temporalio/interceptors-opentelemetry/lib/worker';
+import { bundleWorkflowCode, Worker, type ActivityInterceptorsFactory, type NativeConnection } from '@temporalio/worker';
 import type { Activities } from '../../activities';
 import { recordActivityFailures } from './activity-failures';
 import { sshTaskQueue } from '../domain/rebuild';
@@ -13,22 +16,31 @@ export function workflowsPath(): string {
   throw new Error(`worker: cannot find the workflows entry file at ${base}.ts or .js`);
 }
 
-/** Bundles workflows/ once (webpack; seconds), to be reused by every Worker of the process. */
-export async function bundleWorkflows(): Promise<{ code: string }> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: silentBundlerLogger });
+/**
+ * Bundles workflows/ once (webpack; seconds), to be reused by every Worker of the process; `tracing` adds Temporal's
+ * OpenTelemetry workflow interceptors (spans through the `exporter` sink; they add no command to the history).
+ */
+export async function bundleWorkflows(o: { tracing?: boolean } = {}): Promise<{ code: string }> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: workflowsPath(),
+    logger: silentBundlerLogger,
+    ...(o.tracing ? { workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')] } : {}),
+  });
   return { code };
 }
 
-/** Where `npm run build` writes the bundle: dist/workflow-bundle.js. */
+/** Where `npm run build` writes the bundles: dist/workflow-bundle.js, and with the tracing interceptors dist/workflow-bundle-tracing.js. */
 export const prebuiltBundlePath = resolve(__dirname, '../../workflow-bundle.js');
+export const prebuiltTracingBundlePath = resolve(__dirname, '../../workflow-bundle-tracing.js');
 
 /**
  * The workflow code for a worker: the bundle written by `npm run build` when running from dist/ (built together
  * with the code, so never stale), else bundled now (running from the TypeScript sources, as the tests do).
  */
-export async function loadWorkflowBundle(): Promise<{ code: string } | { codePath: string }> {
-  if (__dirname.includes('/dist/') && existsSync(prebuiltBundlePath)) return { codePath: prebuiltBundlePath };
-  return bundleWorkflows();
+export async function loadWorkflowBundle(o: { tracing?: boolean } = {}): Promise<{ code: string } | { codePath: string }> {
+  const prebuilt = o.tracing ? prebuiltTracingBundlePath : prebuiltBundlePath;
+  if (__dirname.includes('/dist/') && existsSync(prebuilt)) return { codePath: prebuilt };
+  return bundleWorkflows(o);
 }
 
 const noop = () => undefined;
@@ -84,8 +96,12 @@ export async function createWorker(options: {
   activities: Activities;
   workflowBundle: { code: string } | { codePath: string };
   operations: OperationStore; // failed activity attempts are written to the rebuild's history
+  /** With telemetry.otlp_endpoint: activity spans, and the workflow's spans through the `exporter` sink (the bundle must have the tracing interceptors). */
+  tracing?: { processor: SpanProcessor; resource: Resource } | undefined;
 }): Promise<RebuildWorker> {
-  const interceptors = { activity: [recordActivityFailures(options.operations)] };
+  const tracingInterceptor: ActivityInterceptorsFactory = (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx) });
+  const interceptors = { activity: [...(options.tracing ? [tracingInterceptor] : []), recordActivityFailures(options.operations)] };
+  const sinks = options.tracing ? { sinks: { exporter: makeWorkflowExporter(options.tracing.processor, options.tracing.resource) } } : {};
   const main = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -96,6 +112,7 @@ export async function createWorker(options: {
     activities: options.activities,
     workflowBundle: options.workflowBundle,
     interceptors,
+    ...sinks,
   });
   const ssh = await Worker.create({
     connection: options.connection,

@@ -22,6 +22,7 @@ import { EventHub, type EventHubOptions } from '../../src/dashboard/event-hub';
 import { hostUpdateRenderer } from '../../src/dashboard/render-update';
 import { operatorTools, type OperatorTools } from '../../src/observability/operator-tools';
 import type { StreamHubOptions } from '../../src/observability/stream-hub';
+import type { Tracing } from '../../src/observability/tracing';
 import { FeedStore } from '../../src/store/feed-store';
 import { openDatabase, type Database } from '../../src/store/database';
 import { HostStore } from '../../src/store/host-store';
@@ -103,6 +104,7 @@ export async function buildTestApp(
     hubOptions?: EventHubOptions;
     streamOptions?: StreamHubOptions; // GET /api/events
     metricsToken?: string; // server.metrics_token
+    tracing?: Pick<Tracing, 'clientInterceptors'>; // a span per request, carried into the workflows it starts
     clusterSnapshot?: () => ClusterSnapshot;
     rebuildPlan?: RebuildPlanner; // the rebuild's pre-flight (planRebuild on a stand-in API); absent: no proxmox.api_token
     powerDriver?: (target: PowerTarget, host: Host) => PowerDriver; // gets the target as the store decrypts it
@@ -117,7 +119,7 @@ export async function buildTestApp(
   const serverTypes = new ServerTypeRegistry(typesFile);
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const namespace = testNamespace();
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, ...(options.tracing ? { interceptors: options.tracing.clientInterceptors() } : {}) });
   const taskQueue = options.taskQueue ?? `test-${randomBytes(6).toString('hex')}`;
   const timeouts = options.timeouts ?? shortTimeouts;
   const hosts = new HostStore(db);
@@ -137,6 +139,7 @@ export async function buildTestApp(
   const imageJobs = new ImageJobs({ imagesDir, downloadIdleTimeoutMs: 300, prepare: prepareImage, reprepare: reprepareImage, answerUrl: () => `${publicUrl}/api/boot/answer`, certFingerprint: () => null, imageExists: (name) => images.choose(name) !== undefined, onPrepared: () => images.invalidate() });
   const tools = operatorTools({ db, hosts, operations, imageJobs, hub, metricsToken: options.metricsToken ?? '', ...(options.streamOptions ? { streamOptions: options.streamOptions } : {}) });
   const app = await buildApp({
+    tracing: options.tracing !== undefined,
     tools,
     imageJobs,
     setup: options.setup ?? (async () => []),

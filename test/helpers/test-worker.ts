@@ -2,6 +2,8 @@ import { NativeConnection } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createActivities, type Activities, type ActivityDeps } from '../../activities';
 import { proxmoxLayout } from '../../activities/cluster-join';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createWorker, type RebuildWorker } from '../../src/temporal/worker';
 import type { TestApp } from './test-app';
 
@@ -18,6 +20,7 @@ export async function startTestWorker(
     maxCachedWorkflows?: number; // temporal.max_cached_workflows; the SDK's default when absent
     maxParallelJoins?: number; // proxmox.max_parallel_joins; 4 when absent
     notifications?: ActivityDeps['notifications']; // notification targets (and a short retry); none when absent
+    tracing?: { processor: SpanProcessor; resource: Resource; bundle: { code: string } }; // activity and workflow spans (a bundle with the tracing interceptors)
   } = {},
 ): Promise<{ worker: RebuildWorker; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
@@ -38,9 +41,10 @@ export async function startTestWorker(
     taskQueue: t.taskQueue,
     maxCachedWorkflows: options.maxCachedWorkflows,
     maxParallelJoins: options.maxParallelJoins ?? 4,
-    workflowBundle: { code: inject('workflowCode') },
+    workflowBundle: options.tracing?.bundle ?? { code: inject('workflowCode') },
     activities,
     operations: t.operations,
+    tracing: options.tracing,
   });
   const running = worker.run();
   return {
