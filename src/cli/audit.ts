@@ -1,5 +1,5 @@
 // `provisioning audit`: the audit trail (GET /api/audit), its filters passed through as query parameters.
-import { normalizeMac, resolveHost, CliError, type CommandContext } from './context';
+import { resolveHost, CliError, type CommandContext } from './context';
 import { table } from './output';
 
 export interface AuditOptions {
@@ -38,10 +38,10 @@ export async function showAudit(ctx: CommandContext, options: AuditOptions): Pro
       ),
     );
   }
-  const query = { host, mac: options.mac && normalizeMac(options.mac), kind: options.kind, since: options.since, until: options.until, before: options.before, limit: options.limit };
-  const body = await ctx.api.request<{ entries?: AuditEntryBody[]; next_before?: number | null }>('GET', '/api/audit', { query });
+  const query = { host, mac: options.mac, kind: options.kind, since: options.since, until: options.until, before: options.before, limit: options.limit };
+  const body = await ctx.api.request<{ entries: AuditEntryBody[]; next_before: number | null }>('GET', '/api/audit', { query });
   if (ctx.out.json) return ctx.out.printJson(body);
-  const entries = body.entries ?? [];
+  const entries = body.entries;
   const c = ctx.out.out;
   if (entries.length === 0) {
     ctx.out.note('no audit entries match');
@@ -50,5 +50,5 @@ export async function showAudit(ctx: CommandContext, options: AuditOptions): Pro
   const resultText = (r: string) => (r === 'ok' ? r : r === 'refused' ? c.yellow(r) : c.red(r));
   const rows = entries.map((e) => [e.at, e.kind, `${e.actor}${e.address ? ` (${e.address})` : ''}`, resultText(e.result), e.hostname ?? e.mac ?? '-', e.message]);
   for (const l of table(['AT', 'KIND', 'WHO', 'RESULT', 'HOST', 'WHAT'], rows, c)) ctx.out.line(l);
-  if (body.next_before != null) ctx.out.note(`older entries: provisioning audit --before ${body.next_before}${options.limit ? ` --limit ${options.limit}` : ''}`);
+  if (body.next_before != null) ctx.out.note(`older entries: the same with --before ${body.next_before}`);
 }

@@ -42,14 +42,25 @@ interface JobStarted {
 
 /** Starts preparing an image; with `watch`, follows the job and returns 0 when ready, 1 when it failed. */
 export async function prepareImage(ctx: CommandContext, source: string, options: PrepareOptions): Promise<number> {
-  // Open before the job starts, so its first steps are not missed; a job is followed by its image's name.
-  const stream = options.watch ? await EventStream.open(ctx.api) : null;
+  // Open before the job starts, so none of its steps is missed. After a reconnect its record says whether it ended.
+  let started: JobStarted | null = null;
+  const reconnected: { job: ImageJobBody | null } = { job: null };
+  const stream = options.watch
+    ? await EventStream.open(ctx.api, {
+        onReconnect: async () => {
+          if (!started) return false;
+          const { job } = await ctx.api.request<{ job: ImageJobBody | null }>('GET', `/api/images/${encodeURIComponent(started.job.name)}`);
+          if (job && job.id === started.job.id && ended(job)) reconnected.job = job;
+          return reconnected.job !== null;
+        },
+      })
+    : null;
   try {
-    const started = await startPreparation(ctx, source, options);
+    started = await startPreparation(ctx, source, options);
     if (ctx.out.json) (options.watch ? ctx.out.printJsonLine : ctx.out.printJson)(started);
     else ctx.out.line(`preparing image ${ctx.out.out.bold(started.job.name)} (job ${started.job.id}): ${jobText(started.job)}`);
     if (!stream) return exitCodes.ok;
-    return await followJob(ctx, stream, started);
+    return await followJob(ctx, stream, started, reconnected);
   } finally {
     stream?.close();
   }
@@ -76,40 +87,50 @@ async function startPreparation(ctx: CommandContext, source: string, options: Pr
   });
 }
 
-/** Each image.progress event of the job's image re-reads the job (GET /api/images/{name}) until it has ended. */
-async function followJob(ctx: CommandContext, stream: EventStream, started: JobStarted): Promise<number> {
+/** Follows the job through its image.progress events (job_id, state, step, bytes, error) until it has ended. */
+async function followJob(ctx: CommandContext, stream: EventStream, started: JobStarted, reconnected: { job: ImageJobBody | null }): Promise<number> {
   const name = started.job.name;
-  let last = jobText(started.job);
-  const ended = (job: ImageJobBody | null) => job !== null && job.id === started.job.id && (job.state === 'ready' || job.state === 'failed');
-  let job: ImageJobBody | null = started.job;
-  const check = async () => {
-    job = (await ctx.api.request<{ job: ImageJobBody | null }>('GET', `/api/images/${encodeURIComponent(name)}`)).job;
-    return ended(job);
-  };
-  if (!(await check())) {
+  let last = milestone(started.job);
+  let final: JobProgress | null = ended(started.job) ? started.job : null;
+  if (!final) {
     for await (const event of stream) {
-      if (event.name !== 'image.progress' || (event.data.image ?? event.data.name) !== name) continue;
+      if (event.name !== 'image.progress' || event.data.job_id !== started.job.id) continue;
       if (ctx.out.json) ctx.out.printJsonLine(event);
-      if (await check()) break;
-      const now = job ? jobText(job) : last;
-      if (now !== last && !ctx.out.json) ctx.out.line(`  ${now}`);
-      last = now;
+      const progress = event.data as unknown as JobProgress;
+      if (ended(progress)) {
+        final = progress;
+        break;
+      }
+      if (milestone(progress) !== last && !ctx.out.json) ctx.out.line(`  ${jobText(progress)}`);
+      last = milestone(progress);
     }
   }
-  const final = job as ImageJobBody | null;
-  if (!final || !ended(final)) throw new CliError(`the event stream of ${ctx.api.url} ended before the preparation did; it goes on: provisioning images list`, exitCodes.unreachable);
+  final ??= reconnected.job; // it ended while the stream was reconnecting
+  if (!final) throw new CliError(`the event stream of ${ctx.api.url} ended before the preparation did; it goes on: provisioning images list`, exitCodes.unreachable);
   if (final.state === 'failed') {
     ctx.out.note(ctx.out.err.red(`preparing ${name} failed: ${final.error?.code ?? 'failed'}: ${final.error?.message ?? final.step}`));
     return exitCodes.failed;
   }
   if (!ctx.out.json) {
     ctx.out.line(ctx.out.out.green(`image ${name} is ready`));
-    for (const note of final.notes) ctx.out.line(`  note: ${note}`);
+    for (const note of (final as Partial<ImageJobBody>).notes ?? []) ctx.out.line(`  note: ${note}`);
   }
   return exitCodes.ok;
 }
 
-function jobText(j: ImageJobBody): string {
-  const bytes = j.state === 'downloading' && j.bytes_total ? ` ${Math.floor((100 * j.bytes_done) / j.bytes_total)}% of ${bytesText(j.bytes_total)}` : '';
-  return `${j.state}${j.step ? `: ${j.step}` : ''}${bytes}`;
+/** What a job's progress says, in the job body and in its image.progress events alike. */
+type JobProgress = Pick<ImageJobBody, 'state' | 'step' | 'bytes_done' | 'bytes_total' | 'error'>;
+
+const ended = (j: JobProgress) => j.state === 'ready' || j.state === 'failed';
+
+/** `downloading 40% of 1.5 GB`, `preparing (initrd) 10% of 80.2 MB`, `ready`. */
+function jobText(j: JobProgress): string {
+  const label = j.state === 'preparing' && j.step && j.step !== 'downloading' ? `preparing (${j.step})` : j.state;
+  const active = j.state === 'downloading' || j.state === 'preparing';
+  return active && j.bytes_total ? `${label} ${percent(j)}% of ${bytesText(j.bytes_total)}` : label;
 }
+
+const percent = (j: JobProgress) => (j.bytes_total ? Math.min(100, Math.floor((100 * j.bytes_done) / j.bytes_total)) : 0);
+
+/** A line is printed when this changes: each step, and every tenth of it. */
+const milestone = (j: JobProgress) => `${j.state} ${j.step} ${Math.floor(percent(j) / 10)}`;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../setup/temporal-dev-server';
 import { buildTestApp, type TestApp } from '../helpers/test-app';
 import { tempDir } from '../helpers/temp-dir';
+import { buildSyntheticIso } from '../helpers/synthetic-iso';
 
 const bin = resolve('bin/provisioning.js');
 const token = 'cli-test-token';
@@ -221,12 +222,71 @@ describe('provisioning explain', () => {
   });
 });
 
+describe('provisioning audit', () => {
+  it('lists who did what to a host, newest first, and passes the filters through', async () => {
+    const mac = nextMac();
+    await cli(['hosts', 'add', 'pve-cli-audit', mac, '--type', 'minisforum-ms-01']);
+    await cli(['hosts', 'add', 'pve-cli-audit', nextMac(), '--type', 'minisforum-ms-01']); // refused: the hostname is taken
+    const id = t.hosts.list().find((h) => h.hostname === 'pve-cli-audit')!.id;
+    await expect.poll(() => t.tools.audit.list({ kind: 'host.register', limit: 500 }).entries.filter((e) => e.hostname === 'pve-cli-audit' || e.result === 'refused').length).toBeGreaterThanOrEqual(2);
+
+    const run = await cli(['audit', '--host', 'pve-cli-audit']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^AT +KIND +WHO +RESULT +HOST +WHAT$/);
+    expect(lines.slice(1)).toEqual([expect.stringMatching(/^\S+Z +host\.register +the API token \(127\.0\.0\.1\) +ok +pve-cli-audit +\S/)]);
+
+    const json = await cli(['audit', '--host', String(id), '--json']);
+    expect(JSON.parse(json.stdout)).toEqual((await api('GET', `/api/audit?host=${id}`)).body);
+    const refused = JSON.parse((await cli(['--json', 'audit', '--kind', 'host.', '--limit', '1'])).stdout) as { entries: Array<{ kind: string; result: string }>; next_before: number | null };
+    expect(refused.entries).toEqual([expect.objectContaining({ kind: 'host.register', result: 'refused' })]);
+    expect(refused.next_before).toEqual(expect.any(Number));
+    const byMac = JSON.parse((await cli(['--json', 'audit', '--mac', mac.toUpperCase()])).stdout) as { entries: Array<{ host_id: number }> };
+    expect(byMac.entries.map((e) => e.host_id)).toEqual([id]);
+  });
+
+  it('shows the API’s message for a filter it refuses, and says so for a host it cannot find', async () => {
+    const bad = await cli(['audit', '--since', 'yesterday']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(((await api('GET', '/api/audit?since=yesterday')).body as { error: { message: string } }).error.message);
+    expect(await cli(['audit', '--host', 'pve-gone'])).toEqual({ code: 1, stdout: '', stderr: 'provisioning: no host "pve-gone": give its id, hostname or MAC (provisioning hosts list shows them); for a host deleted since, give its id or --mac\n' });
+  });
+});
+
 describe('provisioning images', () => {
   it('lists the boot images, and as JSON the API’s answer', async () => {
     const list = await cli(['images', 'list']);
     expect(list).toEqual({ code: 0, stdout: '', stderr: `no boot images in ${t.images.dir}: provisioning images prepare <ISO URL or file>\n` });
     expect(JSON.parse((await cli(['images', 'list', '--json'])).stdout)).toEqual((await api('GET', '/api/images')).body);
   });
+
+  it('follows a download with --watch and exits 1 with the job’s error when it fails', async () => {
+    const port = await freePort(); // nothing serves the ISO there
+    const run = await cli(['images', 'prepare', `http://127.0.0.1:${port}/proxmox-ve_9.1-1.iso`, '--name', 'pve-cli-dl', '--watch']);
+    expect(run.code).toBe(1);
+    expect(run.stdout.split('\n')[0]).toMatch(/^preparing image pve-cli-dl \(job \S+\): downloading/);
+    expect(run.stderr).toMatch(/^preparing pve-cli-dl failed: download_failed: .+\n$/);
+    expect(t.imageJobs.forName('pve-cli-dl')).toMatchObject({ state: 'failed', error: { code: 'download_failed' } });
+  });
+
+  it('uploads a local ISO, follows its preparation to ready with --watch and exits 0', async () => {
+    const dir = tempDir('provisioning-cli-iso-');
+    try {
+      const iso = buildSyntheticIso(dir.path);
+      const run = await cli(['images', 'prepare', iso.path, '--name', 'pve-cli-up', '--watch']);
+      expect(run).toMatchObject({ code: 0 });
+      expect(run.stderr).toMatch(/^uploading .*proxmox-ve_9\.1-1\.iso \(\d+\.\d [kM]B\) to http:\/\/127\.0\.0\.1:\d+…\n$/);
+      const lines = run.stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^preparing image pve-cli-up \(job \S+\): /);
+      expect(lines.at(-1)).toMatch(/^image pve-cli-up is ready|^ {2}note: /);
+      expect(lines).toContain('image pve-cli-up is ready');
+      expect(t.images.choose('pve-cli-up')).toBeDefined();
+      const listed = await cli(['images', 'list']);
+      expect(listed.stdout).toMatch(/^NAME +RELEASE +SIZE +PREPARED +STALE\npve-cli-up +9\.1 +\d+\.\d [kM]B +\S+ +no\n$/);
+    } finally {
+      dir.remove();
+    }
+  }, 60_000);
 
   it('refuses a local ISO that does not exist with exit 2, and --config without --offline', async () => {
     expect(await cli(['images', 'prepare', '/nonexistent/proxmox.iso'])).toEqual({ code: 2, stdout: '', stderr: "provisioning: cannot read /nonexistent/proxmox.iso: no such file (give the stock ISO's URL or a local ISO file)\n" });
