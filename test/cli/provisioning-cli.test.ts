@@ -3,7 +3,7 @@
 // Real: the built CLI, Fastify, SQLite, the Temporal client (the suite's dev server); no worker (a rebuild starts
 // and waits for one).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../setup/temporal-dev-server';
@@ -293,6 +293,15 @@ describe('provisioning images', () => {
     const config = await cli(['images', 'prepare', 'x.iso', '--config', 'p.yaml']);
     expect(config.code).toBe(2);
     expect(config.stderr).toContain('--config applies only with --offline (the service uses its own)');
+  });
+});
+
+describe('provisioning, the bin', () => {
+  it('is the package’s bin and runs by its shebang, as npm links it', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; bin: Record<string, string> };
+    expect(pkg).toMatchObject({ name: 'provisioning', bin: { provisioning: 'bin/provisioning.js' } });
+    const run = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    expect({ status: run.status, stdout: run.stdout }).toEqual({ status: 0, stdout: `${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}\n` });
   });
 });
 
