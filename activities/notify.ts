@@ -12,6 +12,7 @@ import {
   type NtfyTarget,
   type WebhookTarget,
 } from '../src/config/notifications';
+import { durationMs } from '../src/domain/duration';
 import type { HostState } from '../src/domain/host-state-machine';
 import type { RebuildFailureReason } from '../src/domain/rebuild';
 import type { OperationStore } from '../src/store/operation-store';
@@ -81,8 +82,8 @@ export function planNotification(deps: Deps) {
 
 /**
  * Returns the activity that sends one notice to one target and records `notification_sent`. A 2xx delivers it; 5xx,
- * 408, 429, no answer or no connection is retried; any other answer (4xx, a redirect) is definite
- * (NotificationRejected). No error text carries the URL or a secret.
+ * 408, 429, no answer or no connection is retried until giveUpAfter (then NotificationGaveUp); any other answer (4xx,
+ * a redirect) is definite (NotificationRejected). No error text carries the URL or a secret.
  */
 export function sendNotification(deps: Deps) {
   return async function sendNotification(input: { hostId: number; target: string; notice: RebuildNotice }): Promise<{ status: number }> {
@@ -105,7 +106,7 @@ export function sendNotification(deps: Deps) {
         signal: AbortSignal.timeout(settings.requestTimeoutMs ?? 15_000),
       });
     } catch (err) {
-      throw new Error(hide(`${target.name}: ${unreachable(err)}`)); // retried
+      throw retryOrGiveUp(hide(`${target.name}: ${unreachable(err)}`), settings);
     }
     const text = (await response.text().catch(() => '')).replace(/\s+/g, ' ').trim().slice(0, 300);
     if (response.status >= 200 && response.status < 300) {
@@ -120,9 +121,26 @@ export function sendNotification(deps: Deps) {
       return { status: response.status };
     }
     const message = hide(`${target.name} answered ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${text ? `: ${text}` : ''}`);
-    if (response.status >= 500 || response.status === 408 || response.status === 429) throw new Error(message);
+    if (response.status >= 500 || response.status === 408 || response.status === 429) throw retryOrGiveUp(message, settings);
     throw ApplicationFailure.nonRetryable(`${message} (not retried)`, 'NotificationRejected');
   };
+}
+
+/**
+ * A failure worth another attempt: retried, unless the next attempt would start after giveUpAfter (counted from the
+ * first attempt), when it is the last one and says so. Deciding here, not by the schedule-to-close timeout, keeps the
+ * receiver's answer in the failure the workflow records (the timeout's failure carries no cause).
+ */
+function retryOrGiveUp(message: string, settings: NotificationSettings): Error {
+  const info = activityInfo();
+  const retry = { ...defaultNotificationRetry, ...settings.retry };
+  const initial = Number(info.retryPolicy?.initialInterval ?? durationMs(retry.initialInterval));
+  const maximum = Number(info.retryPolicy?.maximumInterval ?? durationMs(retry.maximumInterval));
+  const next = Math.min(initial * (info.retryPolicy?.backoffCoefficient ?? 2) ** (info.attempt - 1), maximum);
+  const elapsed = Date.now() - info.scheduledTimestampMs;
+  if (elapsed + next < durationMs(retry.giveUpAfter)) return new Error(message);
+  const attempts = `${info.attempt} attempt${info.attempt === 1 ? '' : 's'}`;
+  return ApplicationFailure.nonRetryable(`${message}; given up after ${attempts} in ${(elapsed / 1000).toFixed(1)} s`, 'NotificationGaveUp');
 }
 
 /** The template fields of a notice (src/config/notifications.ts lists and documents them). */

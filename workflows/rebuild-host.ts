@@ -259,17 +259,19 @@ export async function rebuildHostWorkflow(input: RebuildInput): Promise<RebuildR
       try {
         const plan = await quick.planNotification({ hostId: input.hostId, event: notice.event, state: notice.state });
         if (plan.targets.length === 0) return;
+        // The activity gives up after giveUpAfter itself, with the receiver's last answer; the timeout is for a worker
+        // that does not run it at all.
         const send = proxyActivities<Activities>({
           startToCloseTimeout: '1m',
-          scheduleToCloseTimeout: plan.retry.giveUpAfter,
-          retry: { initialInterval: plan.retry.initialInterval, backoffCoefficient: 2, maximumInterval: plan.retry.maximumInterval, nonRetryableErrorTypes: ['NotificationRejected'] },
+          scheduleToCloseTimeout: durationMs(plan.retry.giveUpAfter) + 60_000,
+          retry: { initialInterval: plan.retry.initialInterval, backoffCoefficient: 2, maximumInterval: plan.retry.maximumInterval, nonRetryableErrorTypes: ['NotificationRejected', 'NotificationGaveUp'] },
         });
         await Promise.all(
           plan.targets.map(async (target) => {
             try {
               await send.sendNotification({ hostId: input.hostId, target, notice: full });
             } catch (err) {
-              const gaveUp = err instanceof ActivityFailure && (err.retryState === 'TIMEOUT' || err.cause instanceof TimeoutFailure) ? ` within ${plan.retry.giveUpAfter}` : '';
+              const gaveUp = err instanceof ActivityFailure && (err.retryState === 'TIMEOUT' || err.cause instanceof TimeoutFailure) ? ' in time' : '';
               await quick.recordRebuildEvent({
                 hostId: input.hostId,
                 kind: 'notification_failed',

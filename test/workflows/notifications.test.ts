@@ -20,7 +20,7 @@ import { Resources } from '../helpers/release';
 import { startStandInNode, type StandInNode } from '../helpers/sshd-node';
 import { buildTestApp, shortTimeouts, type TestApp } from '../helpers/test-app';
 import { startTestWorker, testFingerprint } from '../helpers/test-worker';
-import { waitForState } from '../helpers/wait-for';
+import { waitForEvent, waitForState } from '../helpers/wait-for';
 
 interface Received {
   method: string;
@@ -29,8 +29,11 @@ interface Received {
   body: string;
 }
 
-/** A receiver on 127.0.0.1 that answers each request with the next status of `statuses` (the last one repeats). */
-async function startReceiver(statuses: number[] = [200]) {
+/**
+ * A receiver on 127.0.0.1 that answers each request with the next status of `statuses` (the last one repeats); with
+ * `echo`, its refusals repeat the request's Authorization header and path, as a careless receiver might.
+ */
+async function startReceiver(statuses: number[] = [200], echo = false) {
   const requests: Received[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -38,7 +41,8 @@ async function startReceiver(statuses: number[] = [200]) {
     req.on('end', () => {
       requests.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       const status = statuses[Math.min(requests.length, statuses.length) - 1]!;
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : `refused by the receiver (${status})`);
+      const refusal = echo ? `no access for ${req.headers.authorization} to ${req.url}` : `refused by the receiver (${status})`;
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : refusal);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -62,14 +66,14 @@ let t: TestApp;
 let node: StandInNode | undefined;
 
 /** The targets as `notifications:` in provisioning.yaml reads them, with the secrets from `env`. */
-function targets(yaml: string): NotificationSettings['targets'] {
-  return parseConfig(`notifications:\n${yaml}`, 'provisioning.yaml', env).notifications;
+function targets(yaml: string, more: Record<string, string> = {}): NotificationSettings['targets'] {
+  return parseConfig(`notifications:\n${yaml}`, 'provisioning.yaml', { ...env, ...more }).notifications;
 }
 
-async function setUp(options: { yaml: string; timeouts?: Partial<RebuildTimeouts>; join?: boolean; power?: PowerDriver }) {
+async function setUp(options: { yaml: string; timeouts?: Partial<RebuildTimeouts>; join?: boolean; power?: PowerDriver; retry?: NotificationSettings['retry']; env?: Record<string, string> }) {
   t = resources.add(await buildTestApp({ timeouts: { ...shortTimeouts, ...options.timeouts } }), (app) => app.close());
   node = options.join ? resources.add(await startStandInNode(password), (n) => n.stop()) : undefined;
-  const notifications: NotificationSettings = { targets: targets(options.yaml), publicUrl: 'http://192.0.2.80:8080', retry: quickRetry };
+  const notifications: NotificationSettings = { targets: targets(options.yaml, options.env), publicUrl: 'http://192.0.2.80:8080', retry: options.retry ?? quickRetry };
   const join = node ? { password, sshPort: node.port, layout: node.layout, existingNode: '192.0.2.10', fingerprint: testFingerprint } : {};
   resources.add(await startTestWorker(t, { notifications, join, ...(options.power ? { power: { driver: () => options.power! } } : {}) }), (w) => w.stop());
 }
@@ -103,6 +107,16 @@ function patches(history: temporal.api.history.v1.IHistory): string[] {
     .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
     .map((e) => (JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!['patch-data']!.payloads![0]!.data!).toString('utf8')) as { id: string }).id);
 }
+
+/** A BMC that powers the machine into the installer whenever asked (the machine itself never PXE boots here). */
+const bmc: PowerDriver = {
+  method: 'ipmi',
+  status: async () => 'on',
+  intoInstaller: async () => ({ did: 'IPMI: one-time PXE set (EFI), power cycle sent', state: 'on' }),
+  act: async () => ({ did: 'nothing', state: 'on' }),
+  test: async () => ({ did: 'nothing', state: 'on' }),
+  persistentOverride: async () => null,
+};
 
 const events = (operationId: number) => t.operations.events(operationId);
 const kinds = (operationId: number, ...wanted: string[]) => events(operationId).filter((e) => wanted.includes(e.kind));
@@ -210,11 +224,14 @@ describe('rebuild notifications', () => {
     expect(await handle.result()).toEqual({ hostId: id, state: 'failed', failure: { stage: 'pxe_ready', reason: 'stage_timeout', message: noPxe } });
     expect(t.operations.find(operationId)).toMatchObject({ status: 'failed', failureReason: 'stage_timeout', failureMessage: noPxe });
     expect(t.hosts.get(id).state).toBe('failed');
-    const attempts = kinds(operationId, 'activity_failed');
+    const answer = 'ops answered 503 Service Unavailable: refused by the receiver (503)';
+    const attempts = messages(kinds(operationId, 'activity_failed'));
     expect(attempts.length).toBeGreaterThanOrEqual(2); // 200 ms, 400 ms, 400 ms … apart, as many as fit in 2 s on a busy machine
     expect(attempts.length).toBe(hook.requests.length);
-    for (const [i, e] of attempts.entries()) expect(e.message).toBe(`sendNotification attempt ${i + 1} failed (will retry): ops answered 503 Service Unavailable: refused by the receiver (503)`);
-    expect(messages(kinds(operationId, 'notification_failed'))).toEqual(['the stage_timeout notification to ops was not delivered within 2s: ops answered 503 Service Unavailable: refused by the receiver (503)']);
+    const last = attempts.length;
+    expect(attempts.slice(0, -1)).toEqual(Array.from({ length: last - 1 }, (_, i) => `sendNotification attempt ${i + 1} failed (will retry): ${answer}`));
+    expect(attempts[last - 1]).toMatch(new RegExp(`^sendNotification attempt ${last} failed: ${answer.replace(/[()]/g, '\\$&')}; given up after ${last} attempts in \\d+\\.\\d s$`));
+    expect(messages(kinds(operationId, 'notification_failed'))).toEqual([`the stage_timeout notification to ops was not delivered: ${attempts[last - 1]!.replace(/^.*? failed: /, '')}`]);
     expect(kinds(operationId, 'notification_sent')).toEqual([]);
   });
 
@@ -229,17 +246,23 @@ describe('rebuild notifications', () => {
     expect(messages(kinds(operationId, 'notification_failed'))).toEqual(['the stage_timeout notification to ops was not delivered: ops answered 401 Unauthorized: refused by the receiver (401) (not retried)']);
   });
 
+  it('never writes a secret that a refusing receiver echoes back into the host history', async () => {
+    const phone = resources.add(await startReceiver([403], true), (r) => r.close());
+    await setUp({ timeouts: { pxeBoot: '300ms' }, yaml: '  - { type: ntfy, url_env: NTFY_URL, token_env: NTFY_TOKEN }', env: { NTFY_URL: `${phone.url}/secret-topic-5d1e` } });
+    const { operationId, handle } = await startRebuild();
+
+    expect((await handle.result()).failure?.reason).toBe('stage_timeout');
+    expect(phone.requests.map((r) => [r.url, r.headers.authorization])).toEqual([['/secret-topic-5d1e', `Bearer ${ntfySecret}`]]);
+    const [failed] = messages(kinds(operationId, 'notification_failed'));
+    expect(failed).toBe(`the stage_timeout notification to ntfy ${phone.host} was not delivered: ntfy ${phone.host} answered 403 Forbidden: no access for Bearer [redacted] to [redacted] (not retried)`);
+    const written = JSON.stringify(events(operationId)) + readableHistory(await handle.fetchHistory());
+    expect(written).not.toContain(ntfySecret);
+    expect(written).not.toContain('secret-topic-5d1e');
+  });
+
   it('notifies a stuck stage retried by power as stage_timeout with ntfy headers, and the final failure to failed too', async () => {
     const phone = resources.add(await startReceiver(), (r) => r.close());
     const hook = resources.add(await startReceiver(), (r) => r.close());
-    const bmc: PowerDriver = {
-      method: 'ipmi',
-      status: async () => 'on',
-      intoInstaller: async () => ({ did: 'IPMI: one-time PXE set (EFI), power cycle sent', state: 'on' }),
-      act: async () => ({ did: 'nothing', state: 'on' }),
-      test: async () => ({ did: 'nothing', state: 'on' }),
-      persistentOverride: async () => null,
-    };
     await setUp({
       timeouts: { pxeBoot: '300ms', powerRetries: 1 },
       power: bmc,
@@ -286,6 +309,34 @@ describe('rebuild notifications', () => {
     const history = readableHistory(await handle.fetchHistory());
     expect(history).not.toContain(ntfySecret);
     expect(history).not.toContain('rebuilds-4e1f');
+  });
+
+  it('powers the machine again at once while the retry notice is still being retried, and goes on with the rebuild', async () => {
+    const phone = resources.add(await startReceiver([503]), (r) => r.close());
+    // One second for the machine to PXE boot: the first wait times out, the retry's is answered.
+    await setUp({ timeouts: { pxeBoot: '1s', powerRetries: 1 }, power: bmc, retry: { giveUpAfter: '1m', initialInterval: '200ms', maximumInterval: '1s' }, yaml: `  - { type: ntfy, url: "${phone.url}/t" }` });
+    const { id, operationId, handle } = await startRebuild({ power: 'ipmi' });
+    await waitForEvent(t.operations, id, (e) => e.kind === 'power' && e.message.includes('retry 1 of 1'));
+    await handle.signal(pxeBootedSignal, { at: new Date().toISOString(), remoteAddress: '127.0.0.1' });
+    await waitForState(t.operations, id, 'pxe_booted');
+    await waitForEvent(t.operations, id, (e) => e.kind === 'activity_failed' && e.details?.activity === 'sendNotification');
+    // The power cycle and the rebuild went on while the notice still waits for its receiver.
+    expect(kinds(operationId, 'notification_sent', 'notification_failed')).toEqual([]);
+    expect(JSON.stringify(phone.requests.map((r) => r.headers.title))).toContain('pxe_ready timed out, power-cycling (retry 1 of 1)');
+    // Left open here, waiting for the answer fetch with the notice's retries pending (a recorded history).
+  });
+
+  it('keeps a finished rebuild open while its notification is retried, its outcome already recorded', async () => {
+    const hook = resources.add(await startReceiver([503]), (r) => r.close());
+    await setUp({ timeouts: { pxeBoot: '300ms' }, retry: { giveUpAfter: '1m', initialInterval: '200ms', maximumInterval: '1s' }, yaml: `  - { type: webhook, url: "${hook.url}/hook" }` });
+    const { id, operationId, handle } = await startRebuild();
+    await waitForState(t.operations, id, 'failed');
+    await waitForEvent(t.operations, id, (e) => e.kind === 'activity_failed' && e.details?.activity === 'sendNotification' && e.details?.attempt === 2);
+    expect(t.operations.find(operationId)).toMatchObject({ status: 'failed', failureReason: 'stage_timeout' });
+    expect(t.keys.list()).toEqual([]);
+    expect(t.pxeAllowList.list()).toEqual([]);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    // Left open here, retrying the notification (a recorded history).
   });
 
   it('notifies a cancelled rebuild as failed after its cleanup', async () => {
