@@ -150,3 +150,15 @@ describe('GET /metrics', () => {
     expect((await t.app.inject({ method: 'GET', url: '/metrics', headers: auth })).statusCode).toBe(200);
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('has the operator tools: the event stream, the audit trail, the metrics, explain and preview', async () => {
+    const { t, auth } = await start();
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json', headers: auth })).json() as { paths: Record<string, Record<string, { tags?: string[]; parameters?: { name: string }[] }>> };
+    expect(doc.paths['/api/events']?.get?.tags).toEqual(['events']);
+    expect(doc.paths['/api/events']?.get?.parameters?.map((p) => p.name)).toEqual(['host']);
+    expect(doc.paths['/api/audit']?.get?.parameters?.map((p) => p.name).sort()).toEqual(['before', 'host', 'kind', 'limit', 'mac', 'since', 'until']);
+    expect(doc.paths['/metrics']?.get?.tags).toEqual(['metrics']);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/boot/explain', '/api/hosts/{id}/preview']));
+  });
+});
