@@ -3,6 +3,8 @@
 // on SIGINT/SIGTERM, a failed start, or a worker that stopped on its own. `backup <file>` copies the database instead;
 // `images prepare <iso-file>` prepares a boot image.
 import { helpText, parseCommandLine, UsageError, type BackupCommand, type CommandLine, type ImagesPrepareCommand, type ServiceCommand } from './cli-args';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError } from './config/reader';
 import type { ReadinessCheck } from './gateway/routes/health';
 import { createLogger, type Logger } from './logging';
@@ -16,8 +18,13 @@ import { startTemporal } from './service/temporal';
 import { Shutdown } from './shutdown';
 import { startTracing, type Tracing } from './observability/tracing';
 
-/** The version in the spans' resource. */
-const serviceVersion = process.env.npm_package_version ?? '0.1.0';
+/** The version in the spans' resource: package.json's (beside src/ in the checkout, two up from dist/src/). */
+const serviceVersion = ((): string => {
+  for (const file of [resolve(__dirname, '../package.json'), resolve(__dirname, '../../package.json')]) {
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+})();
 
 /** Tracing as a Shutdown step: its close sends the spans still buffered. */
 const withClose = (t: Tracing) => Object.assign(t, { close: () => t.shutdown() });

@@ -73,7 +73,7 @@ describe('docker-compose.yml', () => {
     const read = new Set<string>(Object.values(configEnv));
     for (const file of sourceFiles('src')) for (const m of readFileSync(file, 'utf8').matchAll(/process\.env\.([A-Z_]+)/g)) read.add(m[1]!);
     read.delete('PATH');
-    expect([...read].sort()).toEqual(['LOG_LEVEL', 'PROVISIONING_API_TOKEN', 'PROVISIONING_DATA_DIR', 'PROVISIONING_JOIN_PASSWORD', 'PROVISIONING_KEY_ENCRYPTION_KEY', 'PROVISIONING_PROXMOX_API_TOKEN', 'PROVISIONING_TEMPORAL_ADDRESS', 'TEMPORAL_CLI']);
+    expect([...read].sort()).toEqual(['LOG_LEVEL', 'PROVISIONING_API_TOKEN', 'PROVISIONING_DATA_DIR', 'PROVISIONING_JOIN_PASSWORD', 'PROVISIONING_KEY_ENCRYPTION_KEY', 'PROVISIONING_METRICS_TOKEN', 'PROVISIONING_PROXMOX_API_TOKEN', 'PROVISIONING_TEMPORAL_ADDRESS', 'TEMPORAL_CLI']);
     for (const name of read) expect(readme, `README documents ${name}`).toContain(name);
     for (const name of Object.keys(services.provisioning!.environment!)) expect(read.has(name), `${name} is read by the service`).toBe(true);
   });
