@@ -23,6 +23,41 @@ export interface AnswerInput {
   webhookAuthToken?: string | undefined; // the boot token, sent back as the webhook body's "token" (installer 9.2.0+ only)
 }
 
+/**
+ * The answer input of `hostname`'s rebuild, as the answer endpoint serves it and the preview shows it: the install
+ * settings, the server type's disks, the rebuild's public key, and the webhook and first-boot URLs under `hostUrl`
+ * (`…/api/hosts/<id>`) carrying `token` in the URL, or for the webhook in its body when `bodyToken`.
+ */
+export function answerInputFor(o: {
+  hostname: string;
+  install: { domain: string; country: string; keyboard: string; timezone: string; mailto: string };
+  rootPasswordHash: string;
+  rebuildPublicKey: string;
+  serverType: { filesystem: Filesystem; raid: RaidLevel | null; bootDisks: string[] };
+  hostUrl: string;
+  token: string;
+  bodyToken: boolean;
+  certFingerprint?: string | undefined;
+}): AnswerInput {
+  const { install } = o;
+  return {
+    fqdn: `${o.hostname}.${install.domain}`,
+    country: install.country,
+    keyboard: install.keyboard,
+    timezone: install.timezone,
+    mailto: install.mailto,
+    rootPasswordHash: o.rootPasswordHash,
+    rebuildPublicKey: o.rebuildPublicKey,
+    filesystem: o.serverType.filesystem,
+    raid: o.serverType.raid,
+    disks: o.serverType.bootDisks,
+    webhookUrl: o.bodyToken ? `${o.hostUrl}/installed` : `${o.hostUrl}/installed?token=${o.token}`,
+    firstBootUrl: `${o.hostUrl}/first-boot-script?token=${o.token}`,
+    certFingerprint: o.certFingerprint,
+    webhookAuthToken: o.bodyToken ? o.token : undefined,
+  };
+}
+
 /** What the answer request tells about the installer that will read the answer (proxmox.md §2.2). */
 export interface InstallerHints {
   macs: readonly string[]; // network_interfaces[].mac as sent: AA:BB:… from 9.2 on, aa:bb:… before

@@ -20,7 +20,7 @@ import type { Operation, OperationStore } from '../store/operation-store';
 import type { PxeAllowList } from '../store/pxe-allow-list';
 import type { AuditStore } from '../store/audit-store';
 import type { RebuildKeyStore } from '../store/rebuild-key-store';
-import { buildAnswer, installerSupportsAuthToken, renderAnswerFile, type AnswerInput } from './answer-file';
+import { answerInputFor, buildAnswer, installerSupportsAuthToken, renderAnswerFile } from './answer-file';
 import { validateAnswer } from './answer-validator';
 import { renderFirstBootScript } from './first-boot-script';
 import { renderInstallScript, renderLocalBootScript } from './ipxe-script';
@@ -231,23 +231,7 @@ export class BootService {
     // A 9.2+ installer sends the token in the webhook's body (auth-token); older ones refuse that key, so they get
     // it in the URL. Only over HTTPS, so an answer over plain HTTP stays as it always was.
     const bodyToken = https !== null && installerSupportsAuthToken({ macs: rawMacs, isoRelease: installer.isoRelease });
-    const { install } = this.deps;
-    const input: AnswerInput = {
-      fqdn: `${host.hostname}.${install.domain}`,
-      country: install.country,
-      keyboard: install.keyboard,
-      timezone: install.timezone,
-      mailto: install.mailto,
-      rootPasswordHash: this.deps.rootPasswordHash,
-      rebuildPublicKey: key.publicKey,
-      filesystem: serverType.filesystem,
-      raid: serverType.raid,
-      disks: serverType.bootDisks,
-      webhookUrl: bodyToken ? `${hostUrl}/installed` : `${hostUrl}/installed?token=${token}`,
-      firstBootUrl: `${hostUrl}/first-boot-script?token=${token}`,
-      certFingerprint: https?.certFingerprint,
-      webhookAuthToken: bodyToken ? token : undefined,
-    };
+    const input = answerInputFor({ hostname: host.hostname, install: this.deps.install, rootPasswordHash: this.deps.rootPasswordHash, rebuildPublicKey: key.publicKey, serverType, hostUrl, token, bodyToken, certFingerprint: https?.certFingerprint });
     const problems = validateAnswer(buildAnswer(input));
     if (problems.length > 0) {
       // Serving it would leave the machine at the installer's console; refuse and say why.

@@ -5,7 +5,7 @@ import type { InstallSettings } from '../config/load-config';
 import type { Host } from '../domain/host';
 import type { BootImage } from '../images/image-library';
 import { noImageReason } from '../domain/boot-decision';
-import { buildAnswer, installerSupportsAuthToken, renderAnswerFile, type AnswerInput } from './answer-file';
+import { answerInputFor, buildAnswer, installerSupportsAuthToken, renderAnswerFile } from './answer-file';
 import { validateAnswer } from './answer-validator';
 import { bootImageOf, type BootExplainDeps } from './explain';
 import { renderFirstBootScript } from './first-boot-script';
@@ -80,23 +80,17 @@ export function previewHost(deps: PreviewDeps, host: Host): HostPreview {
   if (!serverType) {
     problems.push({ part: 'answer', message: `server type ${host.serverType} is not defined in server-types.yaml: no answer file can be built (the installer would be refused one)` });
   } else {
-    const { install } = deps;
-    const input: AnswerInput = {
-      fqdn: `${host.hostname}.${install.domain}`,
-      country: install.country,
-      keyboard: install.keyboard,
-      timezone: install.timezone,
-      mailto: install.mailto,
+    const input = answerInputFor({
+      hostname: host.hostname,
+      install: deps.install,
       rootPasswordHash: deps.rootPasswordHash,
       rebuildPublicKey: `ssh-ed25519 <the public half of the key the rebuild generates> provisioning-rebuild-${host.hostname}`,
-      filesystem: serverType.filesystem,
-      raid: serverType.raid,
-      disks: serverType.bootDisks,
-      webhookUrl: bodyToken ? `${hostUrl}/installed` : `${hostUrl}/installed?token=${redactedToken}`,
-      firstBootUrl: `${hostUrl}/first-boot-script?token=${redactedToken}`,
+      serverType,
+      hostUrl,
+      token: redactedToken,
+      bodyToken,
       certFingerprint: https?.certFingerprint,
-      webhookAuthToken: bodyToken ? redactedToken : undefined,
-    };
+    });
     // Validated with the real hash (its form is a rule), rendered without it.
     for (const p of validateAnswer(buildAnswer(input))) problems.push({ part: 'answer', message: p });
     answer = renderAnswerFile({ ...input, rootPasswordHash: deps.rootPasswordHash === '' ? '' : redactedPasswordHash });
