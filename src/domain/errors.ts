@@ -54,6 +54,21 @@ export class RebuildInProgressError extends DomainError {
   }
 }
 
+/**
+ * Thrown when a rebuild is requested while the last one has ended (its outcome recorded) but its workflow is still
+ * open: it sends its notifications after the cleanup, retrying a failing receiver for up to 10 minutes.
+ */
+export class RebuildFinishingError extends DomainError {
+  readonly code = 'rebuild_finishing';
+  constructor(
+    readonly hostId: number,
+    readonly workflowId: string,
+    outcome: string,
+  ) {
+    super(`the last rebuild of host ${hostId} has ended (${outcome}), but its workflow ${workflowId} is still sending its notifications (a receiver that fails is retried for up to 10 minutes); start the rebuild again once that workflow has closed (the Temporal Web UI shows it)`);
+  }
+}
+
 /** Thrown when an action needs a running rebuild and the host has none. */
 export class NoActiveRebuildError extends DomainError {
   readonly code = 'no_active_rebuild';

@@ -11,6 +11,7 @@ const statusOf: Record<string, number> = {
   duplicate_mac: 409,
   duplicate_hostname: 409,
   rebuild_in_progress: 409,
+  rebuild_finishing: 409,
   host_busy: 409,
   no_active_rebuild: 409,
   illegal_transition: 409,

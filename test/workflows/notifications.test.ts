@@ -336,6 +336,10 @@ describe('rebuild notifications', () => {
     expect(t.keys.list()).toEqual([]);
     expect(t.pxeAllowList.list()).toEqual([]);
     expect((await handle.describe()).status.name).toBe('RUNNING');
+    // A new rebuild meanwhile is refused, saying why and for how long at most.
+    const again = await t.app.inject({ method: 'POST', url: `/api/hosts/${id}/rebuild` });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error).toMatchObject({ code: 'rebuild_finishing', message: expect.stringMatching(/has ended \(failed: stage_timeout\), but its workflow rebuild-\d+ is still sending its notifications/) });
     // Left open here, retrying the notification (a recorded history).
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HostBusyError, InvalidInputError, RebuildInProgressError } from '../../domain/errors';
+import { HostBusyError, InvalidInputError, RebuildFinishingError, RebuildInProgressError } from '../../domain/errors';
 import { parseHostname } from '../../domain/hostname';
 import { isActive } from '../../domain/host-state-machine';
 import { parseMac } from '../../domain/mac-address';
@@ -192,7 +192,11 @@ export function hostRoutes(deps: HostRoutesDeps) {
       return reply.status(202).send({ operation_id: operation.id, workflow_id: workflowId, run_id: runId });
     } catch (err) {
       if (err instanceof RebuildInProgressError) {
-        throw new RebuildInProgressError(host.id, err.workflowId, deps.operations.running(host.id)?.id);
+        const running = deps.operations.running(host.id);
+        const last = deps.operations.listForHost(host.id)[0];
+        // The workflow is open, but its operation has ended: it is sending its notifications.
+        if (!running && last) throw new RebuildFinishingError(host.id, err.workflowId, last.status === 'succeeded' ? 'ready' : `failed: ${last.failureReason ?? 'unknown'}`);
+        throw new RebuildInProgressError(host.id, err.workflowId, running?.id);
       }
       throw err;
     }
