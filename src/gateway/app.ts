@@ -37,6 +37,9 @@ export interface GatewayDeps extends BootDeps, DashboardDeps, HostRoutesDeps, Im
   tracing?: boolean; // telemetry.otlp_endpoint: a span per request (startTracing() has set the tracer provider)
 }
 
+/** The SSE routes: open for as long as the client stays. */
+const liveStreams = new Set(['/events', '/images/events', '/api/events']);
+
 /** Builds the Fastify app (plugins, routes, error handlers); never listens. */
 export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -48,6 +51,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   app.addSchema(ErrorSchema);
   // Every answered request, by route pattern (the URL would put ids and MACs in labels).
   app.addHook('onResponse', async (request, reply) => {
+    // A live stream is no request that ends: provisioning_sse_clients counts those.
+    if (liveStreams.has(request.routeOptions.url ?? '')) return;
     deps.tools.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
   app.setErrorHandler(handleError);

@@ -8,6 +8,7 @@ import type { StreamEvent, StreamStore } from '../store/stream-store';
 export interface StreamHubOptions {
   pollMs?: number; // 50
   heartbeatMs?: number; // 15 000: a comment line so proxies keep the stream open
+  replayLimit?: number; // 10 000 events replayed at most per connect; a client further behind resumes again from the last it got
 }
 
 interface Subscriber {
@@ -29,22 +30,29 @@ export class StreamHub {
     private readonly stream: StreamStore,
     options: StreamHubOptions = {},
   ) {
-    this.o = { pollMs: 50, heartbeatMs: 15_000, ...options };
+    this.o = { pollMs: 50, heartbeatMs: 15_000, replayLimit: 10_000, ...options };
   }
 
   get clientCount(): number {
     return this.subscribers.size;
   }
 
-  /** Adds a client (after replaying what followed `lastEventId`, if given); returns the function that removes it. */
-  connect(client: SseClient, options: { hostId?: number | undefined; lastEventId?: number | undefined } = {}): () => void {
+  /**
+   * Adds a client (after replaying what followed `lastEventId`, if given); returns the function that removes it. The
+   * stream opens with `id: <the current position>`, so a client that loses the connection before any event still
+   * resumes from where it joined. A replay stops at `replayLimit` events or when the client's buffer is full (it is
+   * dropped and comes back with its last id).
+   */
+  connect(client: SseClient & { full?: () => boolean }, options: { hostId?: number | undefined; lastEventId?: number | undefined } = {}): () => void {
     if (this.subscribers.size === 0) this.cursor = this.stream.maxId();
-    client.write('retry: 2000\n\n');
+    client.write(`retry: 2000\nid: ${Math.max(this.cursor, options.lastEventId ?? 0)}\n\n`);
     if (options.lastEventId !== undefined) {
-      for (let after = options.lastEventId; after < this.cursor; ) {
-        const events = this.stream.since(after, 1000, options.hostId).filter((e) => e.id <= this.cursor);
+      let sent = 0;
+      for (let after = options.lastEventId; after < this.cursor && sent < this.o.replayLimit && !client.full?.(); ) {
+        const events = this.stream.since(after, Math.min(1000, this.o.replayLimit - sent), options.hostId).filter((e) => e.id <= this.cursor);
         if (events.length === 0) break;
         client.write(events.map(sseMessage).join(''));
+        sent += events.length;
         after = events.at(-1)!.id;
       }
     }

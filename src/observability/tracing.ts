@@ -2,7 +2,7 @@
 // collector (Jaeger, Tempo, the OpenTelemetry Collector). The HTTP request that starts a rebuild is the root span;
 // Temporal's OpenTelemetry interceptors carry its context in the workflow's and activities' headers, so the workflow
 // run, every activity and the workflow's own spans are children of that request: one rebuild is one trace.
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -45,26 +45,22 @@ export function startTracing(endpoint: string, o: { serviceName: string; version
   };
 }
 
-const spans = new WeakMap<FastifyRequest, Span>();
-
 /**
  * One server span per HTTP request, named by route pattern (`POST /api/hosts/:id/rebuild`), active while the
  * request is handled (so a rebuild started there is its child), ended with the status code.
  */
 export function traceRequests(app: FastifyInstance): void {
   const tracer = trace.getTracer('provisioning-gateway');
-  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const parent = propagation.extract(context.active(), request.headers);
     const span = tracer.startSpan(`${request.method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route, 'client.address': request.ip } }, parent);
-    spans.set(request, span);
+    // The response's close: sent, or the client gone (an SSE stream ends only so).
+    reply.raw.once('close', () => {
+      span.setAttribute('http.response.status_code', reply.raw.statusCode);
+      if (reply.raw.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
     context.with(trace.setSpan(parent, span), done);
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    const span = spans.get(request);
-    if (!span) return;
-    span.setAttribute('http.response.status_code', reply.statusCode);
-    if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
   });
 }

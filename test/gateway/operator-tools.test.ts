@@ -64,6 +64,34 @@ describe('GET /api/events', () => {
     expect(onlyB.messages.map((m) => JSON.parse(m.data).host_id)).toEqual([b, b]); // registered, updated: nothing of a
   });
 
+  it('opens with the current position, so a client that drops before any event resumes without a gap', async () => {
+    const { t, port, auth } = await start();
+    await register(t, auth, 7); // before the client: not for it
+    const first = await openSse(port, '/api/events', auth);
+    await expect.poll(() => first.lastEventId()).not.toBeNull();
+    const joinedAt = first.lastEventId()!;
+    expect(Number(joinedAt)).toBe(t.tools.stream.maxId());
+    first.close();
+    await register(t, auth, 8); // while it is away
+    const again = resources.add(await openSse(port, '/api/events', { ...auth, 'last-event-id': joinedAt }), async (s) => s.close());
+    const missed = await again.next((m) => m.event === 'host.registered');
+    expect(JSON.parse(missed.data)).toMatchObject({ hostname: 'pve-tool-8' });
+    expect(again.messages.filter((m) => m.event === 'host.registered')).toHaveLength(1);
+  });
+
+  it('replays at most replayLimit events per connect, and the rest on the next one', async () => {
+    const t = resources.add(await buildTestApp({ apiToken: token, streamOptions: { pollMs: 10, replayLimit: 2 } }), (a) => a.close());
+    const port = Number(new URL(await t.app.listen({ host: '127.0.0.1', port: 0 })).port);
+    const auth = { authorization: `Bearer ${token}` };
+    for (const n of [11, 12, 13]) await register(t, auth, n);
+    const first = await openSse(port, '/api/events', { ...auth, 'last-event-id': '0' });
+    const two = await first.count(2);
+    first.close();
+    const rest = resources.add(await openSse(port, '/api/events', { ...auth, 'last-event-id': two[1]!.id! }), async (s) => s.close());
+    const [third] = await rest.count(1);
+    expect([...two, third!].map((m) => JSON.parse(m.data).hostname)).toEqual(['pve-tool-11', 'pve-tool-12', 'pve-tool-13']);
+  });
+
   it('needs the bearer token, and says which header is wrong', async () => {
     const { port, auth } = await start();
     const anonymous = await openSse(port, '/api/events');

@@ -11,6 +11,8 @@ export interface SseMessage {
 export interface SseStream {
   res: IncomingMessage;
   messages: SseMessage[];
+  /** The last event id the stream gave (also an `id:` without data), as EventSource sends it back on a reconnect. */
+  lastEventId(): string | null;
   /** The first message (already received or still to come) that matches; rejects after `ms`. */
   next(match: (m: SseMessage) => boolean, ms?: number): Promise<SseMessage>;
   /** Resolves once `count` messages have arrived in all. */
@@ -24,6 +26,7 @@ export function openSse(port: number, path: string, headers: Record<string, stri
     const messages: SseMessage[] = [];
     const waiters = new Set<() => void>();
     let buffer = '';
+    let lastId: string | null = null; // the last id the stream gave, as EventSource keeps it
     const req: ClientRequest = request({ host: '127.0.0.1', port, path, headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -32,19 +35,23 @@ export function openSse(port: number, path: string, headers: Record<string, stri
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const m: SseMessage = { id: null, event: 'message', data: '' };
-          let any = false;
+          let any = false; // as EventSource: a block without data dispatches nothing (an id alone only sets the last id)
           for (const line of block.split('\n')) {
             const colon = line.indexOf(':');
             if (colon === 0) continue; // a comment (heartbeat)
             const field = colon === -1 ? line : line.slice(0, colon);
             const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === 'id') m.id = value;
+            if (field === 'id') {
+              m.id = value;
+              lastId = value;
+            }
             else if (field === 'event') m.event = value;
-            else if (field === 'data') m.data = m.data ? `${m.data}\n${value}` : value;
-            else continue;
-            any = true; // a retry line alone is no message
+            else if (field === 'data') {
+              m.data = m.data ? `${m.data}\n${value}` : value;
+              any = true;
+            }
           }
-          if (any) messages.push(m);
+          if (any) messages.push({ ...m, id: m.id ?? lastId });
         }
         for (const w of [...waiters]) w();
       });
@@ -67,6 +74,7 @@ export function openSse(port: number, path: string, headers: Record<string, stri
       resolve({
         res,
         messages,
+        lastEventId: () => lastId,
         next: (match, ms = 15_000) => wait(() => messages.find(match), ms, 'no matching message'),
         count: (count, ms = 15_000) => wait(() => (messages.length >= count ? messages.slice(0, count) : undefined), ms, `fewer than ${count} messages`),
         close: () => req.destroy(),

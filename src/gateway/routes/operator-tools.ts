@@ -94,6 +94,7 @@ export function operatorToolRoutes(deps: { tools: OperatorTools }) {
           else res.write(chunk);
         },
         end: () => res.end(),
+        full: () => res.destroyed || res.writableLength > 4 * 1024 * 1024,
       },
       { hostId: request.query.host, lastEventId },
     );
