@@ -106,7 +106,7 @@ export class BootService {
   async pxeScript(rawMac: string, req: BootRequest): Promise<PxeScript> {
     // iPXE may send ${mac} with its colons percent-encoded, or ${mac:hexhyp}; the caller has decoded the path.
     const mac = tryParseMac(rawMac);
-    if (!mac) return this.bootLocal(req, rawMac, undefined, `not a MAC address: ${JSON.stringify(rawMac)}`);
+    if (!mac) return this.bootLocal(req, rawMac.slice(0, 64), undefined, `not a MAC address: ${JSON.stringify(rawMac.slice(0, 64))}${rawMac.length > 64 ? ' (cut)' : ''}`);
     const host = this.deps.hosts.findByMac(mac);
     const allowance = this.deps.pxeAllowList.find(mac);
     const decision = decideBoot(host, allowance);

@@ -86,9 +86,14 @@ export class AuditStore {
     return { entries, nextBefore: rows.length > q.limit ? entries.at(-1)!.id : null };
   }
 
-  /** Deletes the entries older than `retentionMs`; returns how many went. */
-  prune(retentionMs: number): number {
+  /**
+   * Deletes the entries older than `retentionMs`, and the oldest beyond the newest `maxRows` (a flood of refused
+   * requests or boot requests cannot grow the table without bound); returns how many went.
+   */
+  prune(retentionMs: number, maxRows = 1_000_000): number {
     const before = new Date(this.now().getTime() - retentionMs).toISOString();
-    return this.db.prepare('DELETE FROM audit WHERE at < ?').run(before).changes;
+    const byAge = this.db.prepare('DELETE FROM audit WHERE at < ?').run(before).changes;
+    const newest = this.db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM audit').get()?.id ?? 0;
+    return byAge + this.db.prepare('DELETE FROM audit WHERE id <= ?').run(newest - maxRows).changes;
   }
 }

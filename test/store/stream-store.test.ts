@@ -96,6 +96,8 @@ describe('AuditStore', () => {
     now = new Date('2026-12-05T00:00:00.000Z');
     expect(audit.prune(30 * 86_400_000)).toBe(1); // the one of 1 November
     expect(audit.list({ limit: 10 }).entries).toHaveLength(3);
+    expect(audit.prune(30 * 86_400_000, 2)).toBe(1); // beyond the newest two
+    expect(audit.list({ limit: 10 }).entries.map((e) => e.kind)).toEqual(['login.failed', 'power.on']);
     db.close();
   });
 });
