@@ -121,7 +121,8 @@ describe('scripted pvecm attached to the API stand-in', () => {
   });
 
   it('lets only one of two overlapping joins have the corosync.conf lock: the other times out and is not added', async () => {
-    const api = await cluster({ joinDurationMs: 1500, lockTimeoutMs: 100 });
+    // The first join holds the lock long enough for the second to start its pvecm even on a loaded machine.
+    const api = await cluster({ joinDurationMs: 6000, lockTimeoutMs: 100 });
     const first = await node({ api, hostname: 'pve-ms-03', ip: '192.0.2.23' });
     const second = await node({ api, hostname: 'pve-ms-04', ip: '192.0.2.24' });
     const winner = add(first, '192.0.2.11', api.fingerprint, api.cluster.rootPassword);
