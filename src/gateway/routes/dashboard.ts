@@ -15,6 +15,7 @@ import type { OperationStore } from '../../store/operation-store';
 import type { PowerDeps } from './power';
 import type { AuditStore } from '../../store/audit-store';
 import { auditKinds, auditLogin } from '../audit';
+import { openSseStream } from '../sse';
 import { renderAuditPage, type AuditFilters } from '../../dashboard/views/audit-page';
 import { tryParseMac } from '../../domain/mac-address';
 import type { ImageLibrary } from '../../images/image-library';
@@ -210,49 +211,24 @@ export function dashboardRoutes(deps: DashboardDeps) {
 
   /** The Images page's stream: every preparation's change (progress at most four times a second) as its rendered row. */
   async function imageEvents(request: FastifyRequest, reply: FastifyReply) {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    if (res.destroyed || request.raw.destroyed) return;
-    const send = (job: ImageJob) => {
-      if (res.writableLength > 1024 * 1024) return res.destroy();
-      res.write(`event: job\ndata: ${JSON.stringify({ name: job.name, state: job.state, bytes_done: job.bytesDone, bytes_total: job.bytesTotal, row: renderJob(job).value })}\n\n`);
-    };
-    res.write('retry: 2000\n\n');
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    const unsubscribe = deps.imageJobs.onChange(send);
-    const stop = () => {
+    const stream = openSseStream(request, reply);
+    if (!stream) return;
+    stream.write('retry: 2000\n\n');
+    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
+    const unsubscribe = deps.imageJobs.onChange((job: ImageJob) =>
+      stream.write(`event: job\ndata: ${JSON.stringify({ name: job.name, state: job.state, bytes_done: job.bytesDone, bytes_total: job.bytesTotal, row: renderJob(job).value })}\n\n`),
+    );
+    stream.onClose(() => {
       clearInterval(heartbeat);
       unsubscribe();
-    };
-    request.raw.on('close', stop);
-    res.on('close', stop);
+    });
   }
 
   async function events(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers['last-event-id'];
     const lastEventId = typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : undefined;
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    if (res.destroyed || request.raw.destroyed) return; // the client left before the stream began
-    const disconnect = deps.hub.connect(
-      {
-        write: (chunk) => {
-          // A client that stopped reading is dropped rather than buffered without bound.
-          if (res.writableLength > 1024 * 1024) res.destroy();
-          else res.write(chunk);
-        },
-        end: () => res.end(),
-      },
-      lastEventId,
-    );
-    request.raw.on('close', disconnect);
-    res.on('close', disconnect);
+    const stream = openSseStream(request, reply);
+    if (!stream) return; // the client left before the stream began
+    stream.onClose(deps.hub.connect(stream, lastEventId));
   }
 }

@@ -9,6 +9,7 @@ import { streamEventNames } from '../../store/stream-store';
 import { requireOperatorToken } from '../auth/operator-auth';
 import type { DashboardSessions } from '../auth/dashboard-sessions';
 import { HttpError } from '../http-errors';
+import { openSseStream } from '../sse';
 import { errorResponses } from '../schemas/common';
 
 const EventsQuery = Type.Object({ host: Type.Optional(Type.Integer({ minimum: 1, description: "Only this host's events" })) }, { additionalProperties: false });
@@ -83,23 +84,9 @@ export function operatorToolRoutes(deps: { tools: OperatorTools }) {
       if (typeof header !== 'string' || !/^\d{1,15}$/.test(header)) throw new HttpError(400, 'invalid_input', `Last-Event-ID: expected the id of an event (a number), got ${JSON.stringify(header)}`, 'Last-Event-ID');
       lastEventId = Number(header);
     }
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    if (res.destroyed || request.raw.destroyed) return;
-    const disconnect = deps.tools.streamHub.connect(
-      {
-        write: (chunk) => {
-          if (res.writableLength > 4 * 1024 * 1024) res.destroy(); // a client that stopped reading is dropped
-          else res.write(chunk);
-        },
-        end: () => res.end(),
-        full: () => res.destroyed || res.writableLength > 4 * 1024 * 1024,
-      },
-      { hostId: request.query.host, lastEventId },
-    );
-    request.raw.on('close', disconnect);
-    res.on('close', disconnect);
+    const stream = openSseStream(request, reply, 4 * 1024 * 1024);
+    if (!stream) return;
+    stream.onClose(deps.tools.streamHub.connect(stream, { hostId: request.query.host, lastEventId }));
   }
 }
 
